@@ -1,0 +1,167 @@
+// Elementwise ops and reductions: argument checks, output shapes, then the CPU kernels.
+#include "tensor/cpu/kernels.h"
+#include "tensor/dispatch.h"
+#include "tensor/ops.h"
+
+namespace hipt::ops {
+
+const char* op_name(Unary op) {
+  static const char* names[] = {"neg", "exp", "log", "sqrt", "rsqrt", "tanh", "erf", "abs", "relu", "sigmoid"};
+  return names[static_cast<int>(op)];
+}
+const char* op_name(Binary op) {
+  static const char* names[] = {"add", "sub", "mul", "div", "pow", "maximum", "minimum"};
+  return names[static_cast<int>(op)];
+}
+const char* op_name(Compare op) {
+  static const char* names[] = {"eq", "ne", "lt", "le", "gt", "ge"};
+  return names[static_cast<int>(op)];
+}
+
+Tensor unary(Unary op, const Tensor& x) {
+  check_cpu(op_name(op), x);
+  check_floating(op_name(op), x);
+  Tensor out = empty(x.shape(), x.dtype(), x.device());
+  cpu::unary(op, out, x);
+  return out;
+}
+
+namespace {
+Shape binary_shape(const char* op, const Tensor& a, const Tensor& b) {
+  check_cpu(op, a);
+  check_cpu(op, b);
+  check_same_dtype(op, a, b);
+  return broadcast_shapes(op, a.shape(), b.shape());
+}
+}  // namespace
+
+Tensor binary(Binary op, const Tensor& a, const Tensor& b) {
+  Shape s = binary_shape(op_name(op), a, b);
+  check_floating(op_name(op), a);
+  Tensor out = empty(s, a.dtype(), a.device());
+  cpu::binary(op, out, a, b);
+  return out;
+}
+
+Tensor compare(Compare op, const Tensor& a, const Tensor& b) {
+  Shape s = binary_shape(op_name(op), a, b);
+  Tensor out = empty(s, DType::Bool, a.device());
+  cpu::compare(op, out, a, b);
+  return out;
+}
+
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+  check_cpu("where", cond);
+  HIPT_CHECK(cond.dtype() == DType::Bool, "where: condition must be bool, got {}", cond.str());
+  Shape s = broadcast_shapes("where", cond.shape(), binary_shape("where", a, b));
+  Tensor out = empty(s, a.dtype(), a.device());
+  cpu::where(out, cond, a, b);
+  return out;
+}
+
+Tensor add(const Tensor& a, double s) { return add(a, scalar(s, a.dtype())); }
+Tensor mul(const Tensor& a, double s) { return mul(a, scalar(s, a.dtype())); }
+Tensor pow(const Tensor& a, double s) { return pow(a, scalar(s, a.dtype())); }
+
+void add_(const Tensor& dst, const Tensor& src, double alpha) {
+  binary_shape("add_", dst, src);
+  HIPT_CHECK(broadcast_shapes("add_", dst.shape(), src.shape()) == dst.shape(), "add_: {} does not broadcast to {}",
+             src.shape().str(), dst.shape().str());
+  cpu::axpy(dst, src, alpha);
+}
+
+void mul_(const Tensor& dst, double s) {
+  check_cpu("mul_", dst);
+  cpu::scale(dst, s);
+}
+
+// ---------------------------------------------------------------- reductions
+
+namespace {
+struct Split {
+  int64_t outer = 1, R = 1, inner = 1;
+};
+Split split(const Shape& s, int d) {
+  Split p;
+  for (int i = 0; i < d; ++i) p.outer *= s[i];
+  p.R = s[d];
+  for (int i = d + 1; i < s.size(); ++i) p.inner *= s[i];
+  return p;
+}
+Shape reduced_shape(const Shape& s, int d, bool keepdim) {
+  Shape r = s;
+  if (keepdim)
+    r[d] = 1;
+  else
+    r.erase(d);
+  return r;
+}
+}  // namespace
+
+Tensor sum(const Tensor& t, int dim, bool keepdim) {
+  check_cpu("sum", t);
+  check_floating("sum", t);
+  int d = wrap_dim("sum", dim, t.dim());
+  if (t.dim() == 0) return clone(t);
+  Tensor x = contiguous(t);
+  Split p = split(x.shape(), d);
+  Tensor out = empty(reduced_shape(x.shape(), d, keepdim), x.dtype(), x.device());
+  cpu::sum(out, x, p.outer, p.R, p.inner);
+  return out;
+}
+
+Tensor sum(const Tensor& t) { return sum(reshape(t, {t.numel()}), 0, false); }
+
+Tensor mean(const Tensor& t, int dim, bool keepdim) {
+  int d = wrap_dim("mean", dim, t.dim());
+  Tensor s = sum(t, d, keepdim);
+  mul_(s, 1.0 / static_cast<double>(t.dim() ? t.shape()[d] : 1));
+  return s;
+}
+
+Tensor mean(const Tensor& t) {
+  Tensor s = sum(t);
+  mul_(s, 1.0 / static_cast<double>(t.numel()));
+  return s;
+}
+
+namespace {
+void max_impl(const Tensor& t, int dim, bool keepdim, Tensor& values, Tensor& index) {
+  check_cpu("max", t);
+  check_floating("max", t);
+  int d = wrap_dim("max", dim, t.dim());
+  Tensor x = contiguous(t.dim() == 0 ? reshape(t, {1}) : t);
+  HIPT_CHECK(x.shape()[d] > 0, "max: dim {} of {} is empty", d, x.shape().str());
+  Split p = split(x.shape(), d);
+  Shape rs = t.dim() == 0 ? Shape{} : reduced_shape(x.shape(), d, keepdim);
+  values = empty(rs, x.dtype(), x.device());
+  index = empty(rs, DType::I64, x.device());
+  cpu::max(values, index, x, p.outer, p.R, p.inner);
+}
+}  // namespace
+
+Tensor max(const Tensor& t, int dim, bool keepdim) {
+  Tensor v, i;
+  max_impl(t, dim, keepdim, v, i);
+  return v;
+}
+
+Tensor argmax(const Tensor& t, int dim, bool keepdim) {
+  Tensor v, i;
+  max_impl(t, dim, keepdim, v, i);
+  return i;
+}
+
+Tensor sum_to(const Tensor& t, const Shape& shape) {
+  if (t.shape() == shape) return t;
+  HIPT_CHECK(broadcast_shapes("sum_to", shape, t.shape()) == t.shape(), "sum_to: {} is not a broadcast of {}",
+             t.shape().str(), shape.str());
+  Tensor r = t;
+  int lead = t.dim() - shape.size();
+  for (int i = 0; i < lead; ++i) r = sum(r, 0, false);
+  for (int d = 0; d < shape.size(); ++d)
+    if (shape[d] == 1 && r.shape()[d] != 1) r = sum(r, d, true);
+  return r;
+}
+
+}  // namespace hipt::ops

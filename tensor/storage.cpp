@@ -1,0 +1,39 @@
+#include "tensor/storage.h"
+
+#include <cstdlib>
+
+#include "tensor/error.h"
+
+namespace hipt {
+
+std::string Device::str() const {
+  return type == DeviceType::CPU ? std::string("cpu") : fmt::format("cuda:{}", index);
+}
+
+namespace {
+Allocator* g_allocators[2] = {nullptr, nullptr};
+}
+
+void set_allocator(DeviceType type, Allocator* allocator) { g_allocators[static_cast<int>(type)] = allocator; }
+
+std::shared_ptr<Storage> Storage::allocate(size_t nbytes, Device device) {
+  if (device.type == DeviceType::CPU) {
+    size_t rounded = (nbytes + 63) / 64 * 64;  // aligned_alloc wants a multiple of the alignment
+    void* p = rounded ? std::aligned_alloc(64, rounded) : nullptr;
+    HIPT_CHECK(p || rounded == 0, "out of memory: could not allocate {} bytes on the cpu", nbytes);
+    return std::make_shared<Storage>(p, nbytes, device, [](void* q) { std::free(q); });
+  }
+  Allocator* a = g_allocators[static_cast<int>(device.type)];
+  HIPT_CHECK(a != nullptr, "no allocator for {}: this build has no CUDA backend", device.str());
+  void* p = a->allocate(nbytes, device.index);
+  return std::make_shared<Storage>(p, nbytes, device, [a, device](void* q) { a->deallocate(q, device.index); });
+}
+
+Storage::Storage(void* data, size_t nbytes, Device device, std::function<void(void*)> deleter)
+    : data_(data), nbytes_(nbytes), device_(device), deleter_(std::move(deleter)) {}
+
+Storage::~Storage() {
+  if (deleter_) deleter_(data_);
+}
+
+}  // namespace hipt
