@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Builds and runs the whole test suite twice: the normal (Release, CUDA when nvcc exists) build,
+# then an AddressSanitizer + UndefinedBehaviorSanitizer build without CUDA that skips the tests
+# named *Heavy* (large shapes that take minutes under the sanitizers).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc)
+
+cuda_flag=()
+[[ -x /usr/local/cuda/bin/nvcc ]] && cuda_flag=(-DCMAKE_CUDA_COMPILER=/usr/local/cuda/bin/nvcc)
+
+echo "== release build"
+cmake -S . -B build -G Ninja "${cuda_flag[@]}" >/dev/null
+cmake --build build -j "$jobs"
+(cd build && ctest --output-on-failure -j "$jobs")
+
+echo "== sanitizer build (address, undefined)"
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHIPT_SANITIZE=ON \
+  -DHIPT_WITH_CUDA=OFF -DHIPT_BUILD_BENCH=OFF >/dev/null
+cmake --build build-asan -j "$jobs"
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --output-on-failure -j "$jobs" -E Heavy)
