@@ -1,0 +1,70 @@
+// Fused optimizer kernels. Each statement mirrors one PyTorch tensor op, with the Python-float
+// hyper-parameters cast to the tensor's dtype the way PyTorch casts scalars, so the results
+// round identically.
+#include <cmath>
+
+#include "tensor/cpu/loops.h"
+#include "tensor/dispatch.h"
+#include "tensor/optim_ops.h"
+
+namespace hipt::ops {
+namespace {
+void check_same(const char* op, const Tensor& p, const Tensor& t) {
+  check_cpu(op, t);
+  check_same_dtype(op, p, t);
+  HIPT_CHECK(p.shape() == t.shape(), "{}: shape mismatch: param {} vs {}", op, p.shape().str(), t.shape().str());
+  HIPT_CHECK(t.is_contiguous(), "{}: {} must be contiguous", op, t.str());
+}
+}  // namespace
+
+// p, g, m, v: [n] (any shape, contiguous)
+void adamw_step(const Tensor& param, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq,
+                const AdamWHyper& h) {
+  check_floating("adamw_step", param);
+  for (const Tensor* t : {&param, &grad, &exp_avg, &exp_avg_sq}) check_same("adamw_step", param, *t);
+  HIPT_CHECK(h.step >= 1, "adamw_step: step must start at 1, got {}", h.step);
+  const double bc1 = 1 - std::pow(h.beta1, static_cast<double>(h.step));
+  const double bc2_sqrt = std::sqrt(1 - std::pow(h.beta2, static_cast<double>(h.step)));
+  HIPT_DISPATCH_FLOAT("adamw_step", param.dtype(), T, {
+    T* p = param.data<T>();
+    const T* g = grad.data<T>();
+    T* m = exp_avg.data<T>();
+    T* v = exp_avg_sq.data<T>();
+    const T decay = static_cast<T>(1 - h.lr * h.weight_decay), b1 = static_cast<T>(h.beta1),
+            b2 = static_cast<T>(h.beta2), one_b1 = static_cast<T>(1 - h.beta1), one_b2 = static_cast<T>(1 - h.beta2),
+            bc2 = static_cast<T>(bc2_sqrt), eps = static_cast<T>(h.eps), step_size = static_cast<T>(-h.lr / bc1);
+    parallel_for(0, param.numel(), 1 << 14, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) {
+        p[i] = p[i] * decay;
+        m[i] = m[i] * b1 + one_b1 * g[i];
+        v[i] = v[i] * b2 + one_b2 * (g[i] * g[i]);
+        T denom = std::sqrt(v[i]) / bc2 + eps;
+        p[i] = p[i] + step_size * (m[i] / denom);
+      }
+    });
+  });
+}
+
+void sgd_step(const Tensor& param, const Tensor& grad, const Tensor& buf, double lr, double momentum,
+              double weight_decay, bool first_step) {
+  check_floating("sgd_step", param);
+  for (const Tensor* t : {&param, &grad, &buf}) check_same("sgd_step", param, *t);
+  HIPT_DISPATCH_FLOAT("sgd_step", param.dtype(), T, {
+    T* p = param.data<T>();
+    const T* g = grad.data<T>();
+    T* b = buf.data<T>();
+    const T wd = static_cast<T>(weight_decay), mom = static_cast<T>(momentum), step = static_cast<T>(-lr);
+    parallel_for(0, param.numel(), 1 << 14, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) {
+        T d = weight_decay != 0 ? g[i] + wd * p[i] : g[i];
+        if (momentum != 0) {
+          b[i] = first_step ? d : b[i] * mom + d;
+          d = b[i];
+        }
+        p[i] = p[i] + step * d;
+      }
+    });
+  });
+}
+
+}  // namespace hipt::ops
