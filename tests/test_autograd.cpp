@@ -143,3 +143,16 @@ TEST(Gradcheck, MatmulAllTransposesAndBroadcasting) {
   expect_gradcheck([](Xs x) { return matmul(x[0], x[1]); }, {param({2, 1, 3, 4}, 1), param({3, 4, 2}, 2)});
   expect_gradcheck([](Xs x) { return matmul(x[0], x[1], true, true); }, {param({2, 4, 3}, 1), param({2, 2, 4}, 2)});
 }
+
+// The expression docs/autograd.md follows, with the numbers it quotes.
+TEST(Autograd, WalkthroughExample) {
+  Tensor x = ops::from_vector<double>({1, 2}, {2});
+  Tensor w = ops::scalar(0.5, DType::F64).requires_grad_();
+  Tensor b = ops::scalar(0.1, DType::F64).requires_grad_();
+  Tensor loss = sum(tanh(x * w + b));
+  EXPECT_NEAR(loss.item(), 1.337548588758665, 1e-12);
+  backward(loss);
+  EXPECT_NEAR(w.grad().item(), 1.4299803949077725, 1e-12);
+  EXPECT_NEAR(b.grad().item(), 1.0707790787474978, 1e-12);
+  EXPECT_FALSE(x.grad().defined());
+}
