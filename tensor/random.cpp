@@ -7,12 +7,14 @@
 //   -> four words w0..w3. A draw of n elements reserves `blocks` counters starting at the
 //   generator's offset (first = gen.advance(blocks)) and uses blocks first, first+1, ... in order;
 //   words of the last block that no element needs are discarded.
-//   * f32 (uniform, trunc_normal, normal, and dropout masks of any dtype): 4 elements per block,
-//     element i <- block first + i/4, word i%4. The 24-bit uniform is u24(w) = (w >> 8) * 2^-24 in [0, 1).
-//   * f64 (uniform, trunc_normal, normal): 2 elements per block, element i <- block first + i/2,
-//     words (2j, 2j+1) with j = i%2, joined as x = w[2j+1]·2^32 + w[2j]; u53(x) = (x >> 11)·2^-53 in [0, 1).
-//     For f64 normal: 1 *pair* per block (it needs two 53-bit uniforms), so see below.
-//   * uniform: low + (high - low)·u, computed in double, then rounded to the dtype.
+//   * f32 draws (uniform, trunc_normal, normal) and dropout masks of any dtype: 4 elements per
+//     block, element i <- block first + i/4, word i%4. u24(w) = (w >> 8)·2^-24 in [0, 1).
+//   * f64 draws (uniform, trunc_normal, normal): 2 elements per block, element i <- block
+//     first + i/2, words (2j, 2j+1) with j = i%2 joined as x = w[2j+1]·2^32 + w[2j];
+//     u53(x) = (x >> 11)·2^-53 in [0, 1).
+//   So `blocks` = ceil(n/4) for f32 and masks, ceil(n/2) for f64.
+//   * uniform: low + (high - low)·u, computed in double, then rounded to the dtype (so an f32
+//     value can round up to `high` when high - low is large against high's ulp).
 //   * normal, Box-Muller: f32 pairs words (w0, w1) -> elements 4b, 4b+1 and (w2, w3) -> 4b+2, 4b+3,
 //     with u1 = u24(w_even) + 2^-24 in (0, 1] (so log never sees 0) and u2 = u24(w_odd);
 //     r = sqrt(-2 ln u1), z_first = r·cos(2π u2), z_second = r·sin(2π u2). f64: block b gives
@@ -25,6 +27,7 @@
 //     else 0; always the f32 layout, whatever the mask's dtype.
 #include "tensor/random.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -86,7 +89,7 @@ void fill_blocks(T* out, int64_t n, uint64_t seed, uint64_t first, const Make& m
   });
 }
 
-// Blocks a draw of n elements of `dtype` takes: 4 per block in f32, 2 in f64.
+// Elements per Philox block in the uniform layout: 4 in f32, 2 in f64.
 int64_t per_block(DType dtype) { return dtype == DType::F64 ? 2 : 4; }
 
 void check_float(const char* op, const Shape& shape, DType dtype) {

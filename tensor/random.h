@@ -1,8 +1,9 @@
 // Counter-based random numbers (Philox-4x32-10). A Generator is a (seed, offset) pair: each draw
-// of n numbers uses counters [offset, offset + n) and advances the offset, so the same seed gives
+// uses the Philox blocks [offset, offset + blocks) (4 numbers per block in f32, 2 in f64) and
+// advances the offset past them, so the same seed gives
 // the same numbers whatever the thread count, and a CUDA kernel can produce the same stream.
 // The exact stream (which block and word feeds which element) is specified at the top of
-// tensor/random.cpp; docs/design.md ("Random numbers") summarises it.
+// tensor/random.cpp (the reference for a CUDA port).
 #pragma once
 #include <cstdint>
 

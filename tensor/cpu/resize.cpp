@@ -10,6 +10,7 @@
 //
 // Separable: a horizontal pass over every input row, then a vertical pass, each threaded over
 // rows of all planes at once, so one big plane and many small ones both use every thread.
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
