@@ -1,7 +1,9 @@
 // Counter-based random numbers (Philox-4x32-10). A Generator is a (seed, offset) pair: each draw
-// of n numbers uses counters [offset, offset + n) and advances the offset, so the same seed gives
+// uses the Philox blocks [offset, offset + blocks) (4 numbers per block in f32, 2 in f64) and
+// advances the offset past them, so the same seed gives
 // the same numbers whatever the thread count, and a CUDA kernel can produce the same stream.
-// The exact stream is documented in docs/design.md ("Random numbers").
+// The exact stream (which block and word feeds which element) is specified at the top of
+// tensor/random.cpp (the reference for a CUDA port).
 #pragma once
 #include <cstdint>
 
@@ -28,7 +30,14 @@ class Generator {
 };
 
 // One Philox-4x32-10 block: four 32-bit random words for (seed, counter).
+// The key is {lo32(seed), hi32(seed)}, the 128-bit counter {lo32(counter), hi32(counter), 0, 0}.
 void philox4x32(uint64_t seed, uint64_t counter, uint32_t out[4]);
+// The bare Philox-4x32-10 bijection with a full 128-bit counter and 64-bit key, word 0 first
+// (the Random123 known-answer vectors are stated this way).
+void philox4x32_10(const uint32_t counter[4], const uint32_t key[2], uint32_t out[4]);
+
+// Inverse error function on [-1, 1] (±inf at ±1, NaN outside), accurate to a few ulp in double.
+double erfinv(double x);
 
 namespace ops {
 Tensor uniform(const Shape& shape, double low, double high, Generator& gen, DType dtype = DType::F32);
