@@ -41,8 +41,12 @@ class Tensor {
 
   // Pointer to element [0, ..., 0]; T must match the dtype (uint16_t for f16/bf16).
   template <class T> T* data() const {
-    HIPT_CHECK(sizeof(T) == dtype_size(dtype_) && (std::is_same_v<T, uint16_t> || dtype_of<T>() == dtype_),
-               "data<T>: tensor is {}, asked for a {}-byte type", dtype_name(dtype_), sizeof(T));
+    bool ok;
+    if constexpr (std::is_same_v<T, uint16_t>)
+      ok = dtype_ == DType::F16 || dtype_ == DType::BF16;
+    else
+      ok = dtype_of<T>() == dtype_;
+    HIPT_CHECK(ok, "data<T>: tensor is {}, asked for a {}-byte type", dtype_name(dtype_), sizeof(T));
     return static_cast<T*>(raw_data());
   }
   void* raw_data() const;
