@@ -152,6 +152,76 @@ __attribute__((target("avx2,fma"))) float exp_sum_avx2(float* y, const float* x,
   return s;
 }
 
+// erf(z) = z · P(z²) for |z| <= 1, and 1 - e^(-z²) · R(1/|z|) (sign restored) above, with P and R
+// near-minimax fits (mpmath chebyfit) of erf(√t)/√t on t in [0, 1] and of erfc(z)·e^(z²) on 1/z
+// in [0.25, 1]. Fit errors are 3e-11 and 2e-9 absolute in erf, so the f32 evaluation's rounding
+// dominates: within 1.1 ulp of the correctly rounded erf (NnOpsVec.ErfAndGeluAccuracy).
+// Above |z| = 4, erfc < 2e-8 is under half an ulp of 1: the clamp returns exactly ±1.
+// P(t) = P0 + t · Q(t); P0 carries most of the result, so it is split into hi + lo floats and
+// added last with FMAs.
+constexpr float kErfQ[] = {-9.667044571e-06f, 1.126595903e-04f, -8.484080406e-04f, 5.221031808e-03f,
+                           -2.686543073e-02f, 1.128378250e-01f, -3.761263847e-01f};
+constexpr float kErfP0Hi = 1.128379226e+00f, kErfP0Lo = -5.866935382e-08f;
+constexpr float kErfR[] = {2.503254319e-02f, -1.478984446e-01f, 3.608618604e-01f, -4.298337486e-01f,
+                           1.454773476e-01f, 2.825897937e-01f, -3.948595879e-01f, 2.484752126e-02f,
+                           5.612146380e-01f, 1.516556858e-04f};
+constexpr float kErfSplit = 1.f;
+
+template <size_t N> __attribute__((target("avx2,fma"))) inline __m256 horner8(const float (&c)[N], __m256 x) {
+  __m256 p = _mm256_set1_ps(c[0]);
+  for (size_t i = 1; i < N; ++i) p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(c[i]));
+  return p;
+}
+
+__attribute__((target("avx2,fma"))) inline __m256 erf8(__m256 z) {
+  const __m256 sign = _mm256_set1_ps(-0.f);
+  const __m256 a = _mm256_andnot_ps(sign, z);
+  const __m256 t = _mm256_mul_ps(z, z);
+  const __m256 tail = _mm256_mul_ps(_mm256_mul_ps(z, t), horner8(kErfQ, t));
+  const __m256 small =
+      _mm256_fmadd_ps(z, _mm256_set1_ps(kErfP0Hi), _mm256_fmadd_ps(z, _mm256_set1_ps(kErfP0Lo), tail));
+  const __m256 ac = _mm256_min_ps(_mm256_max_ps(a, _mm256_set1_ps(kErfSplit)), _mm256_set1_ps(4.f));
+  const __m256 r = horner8(kErfR, _mm256_div_ps(_mm256_set1_ps(1.f), ac));
+  const __m256 q = _mm256_mul_ps(exp8(_mm256_mul_ps(_mm256_sub_ps(_mm256_setzero_ps(), ac), ac)), r);
+  const __m256 large = _mm256_or_ps(_mm256_sub_ps(_mm256_set1_ps(1.f), q), _mm256_and_ps(sign, z));
+  return _mm256_blendv_ps(small, large, _mm256_cmp_ps(a, _mm256_set1_ps(kErfSplit), _CMP_GT_OQ));
+}
+
+constexpr float kSqrtHalf = 0.707106781186547524f;
+constexpr float kInvSqrt2Pi = 0.398942280401432678f;
+
+__attribute__((target("avx2,fma"))) void erf_avx2(float* y, const float* x, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, erf8(_mm256_loadu_ps(x + i)));
+  for (; i < n; ++i) y[i] = std::erf(x[i]);
+}
+
+__attribute__((target("avx2,fma"))) void gelu_avx2(float* y, const float* x, int64_t n) {
+  const __m256 half = _mm256_set1_ps(0.5f);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    const __m256 e = erf8(_mm256_mul_ps(v, _mm256_set1_ps(kSqrtHalf)));
+    _mm256_storeu_ps(y + i, _mm256_mul_ps(v, _mm256_fmadd_ps(half, e, half)));
+  }
+  for (; i < n; ++i) y[i] = x[i] * 0.5f * (1.f + std::erf(x[i] * kSqrtHalf));
+}
+
+__attribute__((target("avx2,fma"))) void gelu_backward_avx2(float* dx, const float* x, const float* g, int64_t n) {
+  const __m256 half = _mm256_set1_ps(0.5f);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    const __m256 cdf = _mm256_fmadd_ps(half, erf8(_mm256_mul_ps(v, _mm256_set1_ps(kSqrtHalf))), half);
+    const __m256 pdf = _mm256_mul_ps(_mm256_set1_ps(kInvSqrt2Pi), exp8(_mm256_mul_ps(_mm256_mul_ps(half, v), _mm256_sub_ps(_mm256_setzero_ps(), v))));
+    _mm256_storeu_ps(dx + i, _mm256_mul_ps(_mm256_loadu_ps(g + i), _mm256_fmadd_ps(v, pdf, cdf)));
+  }
+  for (; i < n; ++i) {
+    const float cdf = 0.5f * (1.f + std::erf(x[i] * kSqrtHalf));
+    dx[i] = g[i] * (cdf + x[i] * kInvSqrt2Pi * std::exp(-0.5f * x[i] * x[i]));
+  }
+}
+
 // Asked on first use, not at static-init time, when cpuid data may not be ready yet.
 inline bool avx2() { return has_avx2_fma(); }
 
@@ -222,6 +292,37 @@ double exp_sum(double* y, const double* x, double shift, int64_t n) {
   double s = 0;
   for (int64_t i = 0; i < n; ++i) s += (y[i] = std::exp(x[i] - shift));
   return s;
+}
+
+void erf(float* y, const float* x, int64_t n) {
+  if (avx2()) return erf_avx2(y, x, n);
+  for (int64_t i = 0; i < n; ++i) y[i] = std::erf(x[i]);
+}
+
+void gelu(float* y, const float* x, int64_t n) {
+  if (avx2()) return gelu_avx2(y, x, n);
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] * 0.5f * (1.f + std::erf(x[i] * kSqrtHalf));
+}
+
+void gelu(double* y, const double* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] * 0.5 * (1 + std::erf(x[i] * M_SQRT1_2));
+}
+
+// d/dx [x Φ(x)] = Φ(x) + x φ(x), Φ(x) = (1 + erf(x/√2)) / 2, φ(x) = e^(-x²/2) / √(2π)
+void gelu_backward(float* dx, const float* x, const float* g, int64_t n) {
+  if (avx2()) return gelu_backward_avx2(dx, x, g, n);
+  for (int64_t i = 0; i < n; ++i) {
+    const float cdf = 0.5f * (1.f + std::erf(x[i] * kSqrtHalf));
+    dx[i] = g[i] * (cdf + x[i] * kInvSqrt2Pi * std::exp(-0.5f * x[i] * x[i]));
+  }
+}
+
+void gelu_backward(double* dx, const double* x, const double* g, int64_t n) {
+  const double inv_sqrt_2pi = 0.5 * M_2_SQRTPI * M_SQRT1_2;
+  for (int64_t i = 0; i < n; ++i) {
+    const double cdf = 0.5 * (1 + std::erf(x[i] * M_SQRT1_2));
+    dx[i] = g[i] * (cdf + x[i] * inv_sqrt_2pi * std::exp(-0.5 * x[i] * x[i]));
+  }
 }
 
 }  // namespace hipt::cpu::vec

@@ -1,4 +1,4 @@
-// Row primitives for the fused nn kernels (softmax, layernorm, attention): reductions and
+// Row primitives for the fused nn kernels (softmax, layernorm, gelu, attention): reductions and
 // exp over one contiguous row. The f32 versions run AVX2+FMA code when the CPU has it (picked at
 // run time, so the library stays portable); the f64 versions are plain loops, since f64 serves
 // gradcheck and references rather than speed.
@@ -25,6 +25,14 @@ double sq_dev_sum(const double* x, double c, int64_t n);
 // y[i] = exp(x[i] - shift); returns the sum of the y. y may alias x.
 float exp_sum(float* y, const float* x, float shift, int64_t n);
 double exp_sum(double* y, const double* x, double shift, int64_t n);
+
+// y = erf(x) (f32 only: the vector form, exposed for its accuracy test).
+void erf(float* y, const float* x, int64_t n);
+// GELU, exact erf form, and its backward dx = g · gelu'(x). y/dx may alias x.
+void gelu(float* y, const float* x, int64_t n);
+void gelu(double* y, const double* x, int64_t n);
+void gelu_backward(float* dx, const float* x, const float* g, int64_t n);
+void gelu_backward(double* dx, const double* x, const double* g, int64_t n);
 
 float exp(float x);  // the scalar form of the f32 exp above, for tests
 
