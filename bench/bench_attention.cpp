@@ -7,7 +7,8 @@
 //   Unfused    matmul(q, kᵀ) · scale, softmax op, matmul: the [B, H, T, T] scores round-trip memory
 //   Primitive  as Unfused with exp(x - max) / sum from elementwise ops: the test oracle
 // Forward, and forward + backward through autograd. FLOPs count the GEMMs only: 4·B·H·T²·D forward,
-// 8·B·H·T²·D more backward. Row kernels report GB/s counting one read of x and one write of y.
+// 8·B·H·T²·D more backward. Row kernels report GB/s counting one read of x and one write of y,
+// next to clone(x) (allocation + copy, no math) as their floor.
 //
 //   ./build/bin/bench_attention --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
@@ -141,11 +142,17 @@ void BM_Gelu(benchmark::State& state) {
   row_kernel(state, [](const Tensor& x, const Tensor&, const Tensor&) { return ops::gelu(x); });
 }
 
+// The floor for the three above: allocate y, read x, write y, no math.
+void BM_CloneBaseline(benchmark::State& state) {
+  row_kernel(state, [](const Tensor& x, const Tensor&, const Tensor&) { return ops::clone(x); });
+}
+
 void row_args(benchmark::internal::Benchmark* b) {
   for (int64_t cols : {384, 1536})
     for (int64_t threads : {1, 2}) b->Args({2056, cols, threads});
   b->ArgNames({"rows", "cols", "threads"});
 }
+BENCHMARK(BM_CloneBaseline)->Apply(row_args)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_LayerNorm)->Apply(row_args)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Softmax)->Apply(row_args)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Gelu)->Apply(row_args)->UseRealTime()->Unit(benchmark::kMicrosecond);

@@ -140,14 +140,22 @@ __attribute__((target("avx2,fma"))) double sq_dev_sum_avx2(const float* x, doubl
 
 __attribute__((target("avx2,fma"))) float exp_sum_avx2(float* y, const float* x, float shift, int64_t n) {
   const __m256 vs = _mm256_set1_ps(shift);
-  __m256 s0 = _mm256_setzero_ps();
+  __m256 s0 = _mm256_setzero_ps(), s1 = s0;
   int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {  // two independent exp chains in flight
+    const __m256 e0 = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), vs));
+    const __m256 e1 = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i + 8), vs));
+    _mm256_storeu_ps(y + i, e0);
+    _mm256_storeu_ps(y + i + 8, e1);
+    s0 = _mm256_add_ps(s0, e0);
+    s1 = _mm256_add_ps(s1, e1);
+  }
   for (; i + 8 <= n; i += 8) {
-    __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), vs));
+    const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), vs));
     _mm256_storeu_ps(y + i, e);
     s0 = _mm256_add_ps(s0, e);
   }
-  float s = hsum8(s0);
+  float s = hsum8(_mm256_add_ps(s0, s1));
   for (; i < n; ++i) s += (y[i] = exp_scalar(x[i] - shift));
   return s;
 }
@@ -196,26 +204,41 @@ __attribute__((target("avx2,fma"))) void erf_avx2(float* y, const float* x, int6
   for (; i < n; ++i) y[i] = std::erf(x[i]);
 }
 
-__attribute__((target("avx2,fma"))) void gelu_avx2(float* y, const float* x, int64_t n) {
+// Two vectors per iteration: erf8 is a long dependent chain (two Horner polynomials and an exp),
+// and interleaving two chains nearly halves the time per element.
+__attribute__((target("avx2,fma"))) inline __m256 gelu8(__m256 v) {
   const __m256 half = _mm256_set1_ps(0.5f);
+  return _mm256_mul_ps(v, _mm256_fmadd_ps(half, erf8(_mm256_mul_ps(v, _mm256_set1_ps(kSqrtHalf))), half));
+}
+
+__attribute__((target("avx2,fma"))) void gelu_avx2(float* y, const float* x, int64_t n) {
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m256 v = _mm256_loadu_ps(x + i);
-    const __m256 e = erf8(_mm256_mul_ps(v, _mm256_set1_ps(kSqrtHalf)));
-    _mm256_storeu_ps(y + i, _mm256_mul_ps(v, _mm256_fmadd_ps(half, e, half)));
+  for (; i + 16 <= n; i += 16) {
+    const __m256 a = gelu8(_mm256_loadu_ps(x + i)), b = gelu8(_mm256_loadu_ps(x + i + 8));
+    _mm256_storeu_ps(y + i, a);
+    _mm256_storeu_ps(y + i + 8, b);
   }
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, gelu8(_mm256_loadu_ps(x + i)));
   for (; i < n; ++i) y[i] = x[i] * 0.5f * (1.f + std::erf(x[i] * kSqrtHalf));
 }
 
-__attribute__((target("avx2,fma"))) void gelu_backward_avx2(float* dx, const float* x, const float* g, int64_t n) {
+__attribute__((target("avx2,fma"))) inline __m256 gelu_grad8(__m256 v, __m256 g) {
   const __m256 half = _mm256_set1_ps(0.5f);
+  const __m256 cdf = _mm256_fmadd_ps(half, erf8(_mm256_mul_ps(v, _mm256_set1_ps(kSqrtHalf))), half);
+  const __m256 pdf = _mm256_mul_ps(_mm256_set1_ps(kInvSqrt2Pi),
+                                   exp8(_mm256_mul_ps(_mm256_mul_ps(half, v), _mm256_sub_ps(_mm256_setzero_ps(), v))));
+  return _mm256_mul_ps(g, _mm256_fmadd_ps(v, pdf, cdf));
+}
+
+__attribute__((target("avx2,fma"))) void gelu_backward_avx2(float* dx, const float* x, const float* g, int64_t n) {
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m256 v = _mm256_loadu_ps(x + i);
-    const __m256 cdf = _mm256_fmadd_ps(half, erf8(_mm256_mul_ps(v, _mm256_set1_ps(kSqrtHalf))), half);
-    const __m256 pdf = _mm256_mul_ps(_mm256_set1_ps(kInvSqrt2Pi), exp8(_mm256_mul_ps(_mm256_mul_ps(half, v), _mm256_sub_ps(_mm256_setzero_ps(), v))));
-    _mm256_storeu_ps(dx + i, _mm256_mul_ps(_mm256_loadu_ps(g + i), _mm256_fmadd_ps(v, pdf, cdf)));
+  for (; i + 16 <= n; i += 16) {
+    const __m256 a = gelu_grad8(_mm256_loadu_ps(x + i), _mm256_loadu_ps(g + i));
+    const __m256 b = gelu_grad8(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(g + i + 8));
+    _mm256_storeu_ps(dx + i, a);
+    _mm256_storeu_ps(dx + i + 8, b);
   }
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dx + i, gelu_grad8(_mm256_loadu_ps(x + i), _mm256_loadu_ps(g + i)));
   for (; i < n; ++i) {
     const float cdf = 0.5f * (1.f + std::erf(x[i] * kSqrtHalf));
     dx[i] = g[i] * (cdf + x[i] * kInvSqrt2Pi * std::exp(-0.5f * x[i] * x[i]));
