@@ -15,6 +15,8 @@ Tensor log_softmax_backward(const Tensor& y, const Tensor& g, int dim = -1);
 
 // Mean over N of -log_softmax(logits)[n, target[n]]. logits [N, C], target i64 [N]. 0-dim result.
 Tensor cross_entropy(const Tensor& logits, const Tensor& target);
+// dL/dlogits [N, C] = g / N · (softmax(logits) - onehot(target)), g the 0-dim dL/dloss.
+Tensor cross_entropy_backward(const Tensor& logits, const Tensor& target, const Tensor& g);
 
 // LayerNorm over the last dim: y = (x - mean) * rstd * weight + bias. weight/bias [D] may be
 // undefined (no affine). mean/rstd [rows] are returned for the backward.

@@ -1,0 +1,73 @@
+// Differentiable fused nn ops: forward through tensor/nn_ops.h, backward rule right below each.
+// Every rule computes only the gradients whose input requires grad, and saves only what its
+// backward kernel reads (the output for softmax, mean/rstd for layernorm, probs for attention).
+#include "autograd/nn_functions.h"
+
+namespace hipt {
+
+Tensor softmax(const Tensor& x, int dim) {
+  Tensor y = ops::softmax(x, dim);
+  if (!needs_graph(x)) return y;
+  return record("softmax", y, {&x}, [dim, y = y.detach()](const Tensor& g) -> Grads {
+    return {ops::softmax_backward(y, g, dim)};
+  });
+}
+
+Tensor log_softmax(const Tensor& x, int dim) {
+  Tensor y = ops::log_softmax(x, dim);
+  if (!needs_graph(x)) return y;
+  return record("log_softmax", y, {&x}, [dim, y = y.detach()](const Tensor& g) -> Grads {
+    return {ops::log_softmax_backward(y, g, dim)};
+  });
+}
+
+// Recomputes softmax(logits) in the backward rather than saving an [N, C] tensor: the forward
+// never materialises one, and N·C is small next to the network that produced the logits.
+Tensor cross_entropy(const Tensor& logits, const Tensor& target) {
+  Tensor loss = ops::cross_entropy(logits, target);
+  if (!needs_graph(logits)) return loss;
+  return record("cross_entropy", loss, {&logits, &target},
+                [x = logits.detach(), t = target.detach()](const Tensor& g) -> Grads {
+                  return {ops::cross_entropy_backward(x, t, g), Tensor()};
+                });
+}
+
+Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {
+  Tensor mean, rstd;
+  Tensor y = ops::layer_norm(x, weight, bias, eps, &mean, &rstd);
+  if (!needs_graph({&x, &weight, &bias})) return y;
+  const bool gx = x.requires_grad();
+  const bool gw = weight.defined() && weight.requires_grad();
+  const bool gb = bias.defined() && bias.requires_grad();
+  return record("layer_norm", y, {&x, &weight, &bias},
+                [=, x = x.detach(), w = weight.defined() ? weight.detach() : Tensor()](const Tensor& g) -> Grads {
+                  Tensor dx, dw, db;
+                  ops::layer_norm_backward(g, x, w, mean, rstd, gx ? &dx : nullptr, gw ? &dw : nullptr,
+                                           gb ? &db : nullptr);
+                  return {dx, dw, db};
+                });
+}
+
+Tensor gelu(const Tensor& x) {
+  Tensor y = ops::gelu(x);
+  if (!needs_graph(x)) return y;
+  return record("gelu", y, {&x}, [x = x.detach()](const Tensor& g) -> Grads { return {ops::gelu_backward(x, g)}; });
+}
+
+// The forward keeps P [B, H, T, T] only when a gradient will be asked for; inference never
+// allocates it.
+Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, double scale) {
+  if (!needs_graph({&q, &k, &v})) return ops::attention(q, k, v, scale);
+  Tensor probs;
+  Tensor out = ops::attention(q, k, v, scale, &probs);
+  const bool gq = q.requires_grad(), gk = k.requires_grad(), gv = v.requires_grad();
+  return record("attention", out, {&q, &k, &v},
+                [=, q = q.detach(), k = k.detach(), v = v.detach()](const Tensor& g) -> Grads {
+                  Tensor dq, dk, dv;
+                  ops::attention_backward(g, q, k, v, probs, scale, gq ? &dq : nullptr, gk ? &dk : nullptr,
+                                          gv ? &dv : nullptr);
+                  return {dq, dk, dv};
+                });
+}
+
+}  // namespace hipt

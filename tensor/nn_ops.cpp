@@ -1,0 +1,244 @@
+// The fused nn ops of tensor/nn_ops.h: argument checks (messages name the op and both shapes),
+// layouts the kernels need, output allocation, then the CPU kernels of tensor/cpu/nn_kernels.h.
+#include "tensor/nn_ops.h"
+
+#include "tensor/cpu/nn_kernels.h"
+#include "tensor/dispatch.h"
+#include "tensor/ops.h"
+
+namespace hipt::ops {
+namespace {
+
+// Moves `dim` last (a permuted copy), so every kernel works on contiguous rows.
+Tensor dim_last(const Tensor& x, int d) {
+  if (d == x.dim() - 1) return contiguous(x);
+  std::vector<int> order;
+  for (int i = 0; i < x.dim(); ++i)
+    if (i != d) order.push_back(i);
+  order.push_back(d);
+  return contiguous(permute(x, order));
+}
+
+// The inverse of dim_last: y has `dim` last; returns it in x's dim order, contiguous.
+Tensor dim_back(const Tensor& y, int d) {
+  if (d == y.dim() - 1) return y;
+  std::vector<int> order(static_cast<size_t>(y.dim()));
+  for (int i = 0, j = 0; i < y.dim(); ++i) order[i] = i == d ? y.dim() - 1 : j++;
+  return contiguous(permute(y, order));
+}
+
+void check_float_cpu(const char* op, const Tensor& t) {
+  check_cpu(op, t);
+  check_floating(op, t);
+}
+
+void check_same(const char* op, const char* what_a, const Tensor& a, const char* what_b, const Tensor& b) {
+  check_float_cpu(op, b);
+  HIPT_CHECK(a.dtype() == b.dtype() && a.device() == b.device(), "{}: {} {} and {} {} differ in dtype or device", op,
+             what_a, a.str(), what_b, b.str());
+  HIPT_CHECK(a.shape() == b.shape(), "{}: {} {} does not match {} {}", op, what_a, a.shape().str(), what_b,
+             b.shape().str());
+}
+
+Tensor softmax_impl(const char* op, const Tensor& x, int dim, bool log) {
+  check_float_cpu(op, x);
+  if (x.dim() == 0) return softmax_impl(op, reshape(x, {1}), 0, log).as_strided({}, {}, 0);
+  const int d = wrap_dim(op, dim, x.dim());
+  Tensor xc = dim_last(x, d);
+  Tensor y = empty(xc.shape(), x.dtype(), x.device());
+  if (y.numel()) cpu::softmax(y, xc, log);
+  return dim_back(y, d);
+}
+
+Tensor softmax_backward_impl(const char* op, const Tensor& y, const Tensor& g, int dim, bool log) {
+  check_float_cpu(op, y);
+  check_same(op, "output", y, "gradient", g);
+  if (y.dim() == 0) return zeros({}, y.dtype(), y.device());  // softmax of one element is constant
+  const int d = wrap_dim(op, dim, y.dim());
+  Tensor yc = dim_last(y, d), gc = dim_last(g, d);
+  Tensor dx = empty(yc.shape(), y.dtype(), y.device());
+  if (dx.numel()) cpu::softmax_backward(dx, yc, gc, log);
+  return dim_back(dx, d);
+}
+
+void check_target(const Tensor& logits, const Tensor& target) {
+  check_float_cpu("cross_entropy", logits);
+  check_cpu("cross_entropy", target);
+  HIPT_CHECK(logits.dim() == 2, "cross_entropy: logits must be [N, C], got {}", logits.shape().str());
+  HIPT_CHECK(target.dtype() == DType::I64 || target.dtype() == DType::I32,
+             "cross_entropy: target must be i64 or i32 class indices, got {}", target.str());
+  HIPT_CHECK(target.dim() == 1 && target.shape()[0] == logits.shape()[0],
+             "cross_entropy: target {} does not match logits {} (want [N] with N = {})", target.shape().str(),
+             logits.shape().str(), logits.shape()[0]);
+  const int64_t C = logits.shape()[1];
+  std::vector<int64_t> t = to_vector<int64_t>(target);
+  for (size_t i = 0; i < t.size(); ++i)
+    HIPT_CHECK(t[i] >= 0 && t[i] < C, "cross_entropy: target {} at index {} is out of range [0, {}) for logits {}",
+               t[i], i, C, logits.shape().str());
+}
+
+// q/k/v need unit stride on D and a row stride GEMM accepts; anything else is copied.
+Tensor gemm_rows(const Tensor& t) {
+  const int64_t D = t.shape()[3];
+  const bool ok = (t.strides()[3] == 1 || D == 1) && t.strides()[2] >= D;
+  return ok ? t : contiguous(t);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- softmax family
+
+Tensor softmax(const Tensor& x, int dim) { return softmax_impl("softmax", x, dim, false); }
+Tensor log_softmax(const Tensor& x, int dim) { return softmax_impl("log_softmax", x, dim, true); }
+
+Tensor softmax_backward(const Tensor& y, const Tensor& g, int dim) {
+  return softmax_backward_impl("softmax_backward", y, g, dim, false);
+}
+Tensor log_softmax_backward(const Tensor& y, const Tensor& g, int dim) {
+  return softmax_backward_impl("log_softmax_backward", y, g, dim, true);
+}
+
+Tensor cross_entropy(const Tensor& logits, const Tensor& target) {
+  check_target(logits, target);
+  HIPT_CHECK(logits.shape()[0] > 0 && logits.shape()[1] > 0, "cross_entropy: empty logits {}",
+             logits.shape().str());
+  Tensor loss = empty({}, logits.dtype(), logits.device());
+  cpu::cross_entropy(loss, contiguous(logits), contiguous(target));
+  return loss;
+}
+
+Tensor cross_entropy_backward(const Tensor& logits, const Tensor& target, const Tensor& g) {
+  check_target(logits, target);
+  HIPT_CHECK(g.numel() == 1, "cross_entropy_backward: gradient {} is not a scalar", g.shape().str());
+  Tensor dx = empty(logits.shape(), logits.dtype(), logits.device());
+  cpu::cross_entropy_backward(dx, contiguous(logits), contiguous(target), g.item());
+  return dx;
+}
+
+// ---------------------------------------------------------------- layer_norm
+
+Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps, Tensor* mean, Tensor* rstd) {
+  check_float_cpu("layer_norm", x);
+  HIPT_CHECK(x.dim() >= 1, "layer_norm: x must have at least 1 dim, got {}", x.shape().str());
+  const int64_t D = x.shape()[x.dim() - 1];
+  for (const auto& [name, p] : {std::pair<const char*, const Tensor*>{"weight", &weight}, {"bias", &bias}}) {
+    if (!p->defined()) continue;
+    check_float_cpu("layer_norm", *p);
+    HIPT_CHECK(p->dim() == 1 && p->shape()[0] == D, "layer_norm: {} {} does not match the last dim of x {}", name,
+               p->shape().str(), x.shape().str());
+    HIPT_CHECK(p->dtype() == x.dtype() && p->device() == x.device(), "layer_norm: {} {} and x {} differ in dtype "
+               "or device", name, p->str(), x.str());
+  }
+  HIPT_CHECK(eps >= 0, "layer_norm: eps must be >= 0, got {}", eps);
+  Tensor xc = contiguous(x);
+  const int64_t rows = D ? x.numel() / D : 0;
+  Tensor y = empty(x.shape(), x.dtype(), x.device());
+  Tensor m = empty({rows}, x.dtype(), x.device()), r = empty({rows}, x.dtype(), x.device());
+  if (y.numel())
+    cpu::layer_norm(y, m, r, xc, weight.defined() ? contiguous(weight) : weight,
+                    bias.defined() ? contiguous(bias) : bias, eps);
+  if (mean) *mean = m;
+  if (rstd) *rstd = r;
+  return y;
+}
+
+void layer_norm_backward(const Tensor& g, const Tensor& x, const Tensor& weight, const Tensor& mean,
+                         const Tensor& rstd, Tensor* dx, Tensor* dweight, Tensor* dbias) {
+  check_float_cpu("layer_norm_backward", x);
+  check_same("layer_norm_backward", "x", x, "gradient", g);
+  const int64_t D = x.shape()[x.dim() - 1], rows = D ? x.numel() / D : 0;
+  HIPT_CHECK(mean.numel() == rows && rstd.numel() == rows, "layer_norm_backward: mean {} / rstd {} do not have {} "
+             "rows of x {}", mean.shape().str(), rstd.shape().str(), rows, x.shape().str());
+  if (weight.defined())
+    HIPT_CHECK(weight.dim() == 1 && weight.shape()[0] == D, "layer_norm_backward: weight {} does not match the last "
+               "dim of x {}", weight.shape().str(), x.shape().str());
+  Tensor gx = dx ? empty(x.shape(), x.dtype(), x.device()) : Tensor();
+  // dweight is only meaningful with a weight; dbias is asked for only when there is a bias.
+  Tensor gw = dweight && weight.defined() ? empty({D}, x.dtype(), x.device()) : Tensor();
+  Tensor gb = dbias ? empty({D}, x.dtype(), x.device()) : Tensor();
+  if (rows) {
+    cpu::layer_norm_backward(gx, gw, gb, contiguous(g), contiguous(x), weight.defined() ? contiguous(weight) : weight,
+                             contiguous(mean), contiguous(rstd));
+  } else {
+    if (gw.defined()) fill_(gw, 0);
+    if (gb.defined()) fill_(gb, 0);
+  }
+  if (dx) *dx = gx;
+  if (dweight) *dweight = gw;
+  if (dbias) *dbias = gb;
+}
+
+// ---------------------------------------------------------------- gelu
+
+Tensor gelu(const Tensor& x) {
+  check_float_cpu("gelu", x);
+  Tensor xc = contiguous(x);
+  Tensor y = empty(x.shape(), x.dtype(), x.device());
+  if (y.numel()) cpu::gelu(y, xc);
+  return y;
+}
+
+Tensor gelu_backward(const Tensor& x, const Tensor& g) {
+  check_float_cpu("gelu_backward", x);
+  check_same("gelu_backward", "x", x, "gradient", g);
+  Tensor dx = empty(x.shape(), x.dtype(), x.device());
+  if (dx.numel()) cpu::gelu_backward(dx, contiguous(x), contiguous(g));
+  return dx;
+}
+
+// ---------------------------------------------------------------- attention
+
+namespace {
+void check_attention(const char* op, const Tensor& q, const Tensor& k, const Tensor& v) {
+  for (const Tensor* t : {&q, &k, &v}) check_float_cpu(op, *t);
+  HIPT_CHECK(q.dim() == 4 && k.dim() == 4 && v.dim() == 4, "{}: q, k, v must be [B, H, T, D], got q {}, k {}, v {}",
+             op, q.shape().str(), k.shape().str(), v.shape().str());
+  HIPT_CHECK(q.dtype() == k.dtype() && q.dtype() == v.dtype() && q.device() == k.device() && q.device() == v.device(),
+             "{}: q {}, k {}, v {} differ in dtype or device", op, q.str(), k.str(), v.str());
+  HIPT_CHECK(k.shape() == v.shape(), "{}: k {} and v {} must have the same shape", op, k.shape().str(),
+             v.shape().str());
+  HIPT_CHECK(q.shape()[0] == k.shape()[0] && q.shape()[1] == k.shape()[1] && q.shape()[3] == k.shape()[3],
+             "{}: q {} does not match k {} (B, H and D must agree)", op, q.shape().str(), k.shape().str());
+}
+}  // namespace
+
+Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, double scale, Tensor* probs) {
+  check_attention("attention", q, k, v);
+  const Shape& s = q.shape();
+  const int64_t Tk = k.shape()[2];
+  Tensor out = empty(s, q.dtype(), q.device());
+  Tensor p = probs ? empty({s[0], s[1], s[2], Tk}, q.dtype(), q.device()) : Tensor();
+  if (out.numel() && Tk) {
+    cpu::attention(out, p, gemm_rows(q), gemm_rows(k), gemm_rows(v), scale);
+  } else {
+    HIPT_CHECK(Tk > 0 || s[2] == 0, "attention: k {} has no keys to attend to", k.shape().str());
+    fill_(out, 0);
+  }
+  if (probs) *probs = p;
+  return out;
+}
+
+void attention_backward(const Tensor& g, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& probs,
+                        double scale, Tensor* dq, Tensor* dk, Tensor* dv) {
+  check_attention("attention_backward", q, k, v);
+  check_same("attention_backward", "q", q, "gradient", g);
+  const Shape& s = q.shape();
+  const Shape ps{s[0], s[1], s[2], k.shape()[2]};
+  HIPT_CHECK(probs.defined() && probs.shape() == ps, "attention_backward: probs {} do not match q {} and k {} (want "
+             "{})", probs.defined() ? probs.shape().str() : "undefined", s.str(), k.shape().str(), ps.str());
+  Tensor gq = dq ? empty(s, q.dtype(), q.device()) : Tensor();
+  Tensor gk = dk ? empty(k.shape(), q.dtype(), q.device()) : Tensor();
+  Tensor gv = dv ? empty(k.shape(), q.dtype(), q.device()) : Tensor();
+  if (q.numel() && k.numel()) {
+    cpu::attention_backward(gq, gk, gv, gemm_rows(g), gemm_rows(q), gemm_rows(k), gemm_rows(v), contiguous(probs),
+                            scale);
+  } else {
+    for (Tensor* t : {&gq, &gk, &gv})
+      if (t->defined()) fill_(*t, 0);
+  }
+  if (dq) *dq = gq;
+  if (dk) *dk = gk;
+  if (dv) *dv = gv;
+}
+
+}  // namespace hipt::ops
