@@ -7,16 +7,16 @@
 #include "testing.h"
 
 namespace {
-struct Run {
+struct CliRun {
   int code;
   std::string out;  // stdout and stderr together
   std::string err;  // stderr alone
 };
 
-Run run(const std::string& args) {
+CliRun run_cli(const std::string& args) {
   std::string err_file = ::testing::TempDir() + "/hipt_cli_stderr.txt";
   std::string cmd = std::string(HIPT_CLI) + " " + args + " 2>" + err_file;
-  Run r{0, "", ""};
+  CliRun r{0, "", ""};
   FILE* p = popen(cmd.c_str(), "r");
   std::array<char, 4096> buf;
   size_t n;
@@ -31,14 +31,14 @@ Run run(const std::string& args) {
 }  // namespace
 
 TEST(Cli, HelpVersionDoctor) {
-  Run help = run("--help");
+  CliRun help = run_cli("--help");
   EXPECT_EQ(help.code, 0);
   EXPECT_THAT(help.out, ::testing::HasSubstr("doctor"));
   EXPECT_THAT(help.out, ::testing::HasSubstr("demo"));
-  Run version = run("--version");
+  CliRun version = run_cli("--version");
   EXPECT_EQ(version.code, 0);
   EXPECT_THAT(version.out, ::testing::HasSubstr(std::string("hipt ") + HIPT_VERSION));
-  Run doctor = run("doctor");
+  CliRun doctor = run_cli("doctor");
   EXPECT_EQ(doctor.code, 0);
   for (const char* field : {"build type:", "simd detected:", "gemm kernel:", "threads:", "cuda:", "gpu"})
     EXPECT_THAT(doctor.out, ::testing::HasSubstr(field));
@@ -46,7 +46,7 @@ TEST(Cli, HelpVersionDoctor) {
 
 TEST(Cli, BadFlagIsOneErrorLine) {
   for (const char* args : {"--bogus", "demo --steps -3", "demo --steps x", "nosuchcommand"}) {
-    Run r = run(args);
+    CliRun r = run_cli(args);
     EXPECT_NE(r.code, 0) << args;
     EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << args << ": " << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << ": " << r.err;

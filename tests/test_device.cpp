@@ -14,6 +14,6 @@ TEST(Device, CudaRuntimeReportsDeviceOrReason) {
 
 TEST(Device, NoCudaWorkWithoutABackend) {
   EXPECT_FALSE(cuda::why_no_gpu().empty() && cuda::device_count() == 0);
-  testing::expect_error([] { ops::empty({2}, DType::F32, Device{DeviceType::CUDA, 0}); },
+  hipt::testing::expect_error([] { ops::empty({2}, DType::F32, Device{DeviceType::CUDA, 0}); },
                         {"no allocator for cuda:0"});
 }
