@@ -1,5 +1,6 @@
 // The autograd engine (accumulation, graph freeing, grad mode) and a finite-difference gradient
 // check of every differentiable primitive in autograd/functions.h.
+#include "autograd/image_functions.h"
 #include "testing.h"
 
 using namespace hipt;
@@ -155,4 +156,14 @@ TEST(Autograd, WalkthroughExample) {
   EXPECT_NEAR(w.grad().item(), 1.4299803949077725, 1e-12);
   EXPECT_NEAR(b.grad().item(), 1.0707790787474978, 1e-12);
   EXPECT_FALSE(x.grad().defined());
+}
+
+TEST(Gradcheck, DropoutWithAFixedMask) {
+  // A fresh generator per call gives the same mask at every evaluation.
+  expect_gradcheck(
+      [](Xs x) {
+        Generator g(5);
+        return dropout(x[0], 0.3, true, g);
+      },
+      {param({4, 5}, 1)});
 }
