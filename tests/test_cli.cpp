@@ -1,5 +1,6 @@
 // The hipt command line: help, version, doctor, and the one-line error contract for bad flags.
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -14,7 +15,10 @@ struct CliRun {
 };
 
 CliRun run_cli(const std::string& args) {
-  std::string err_file = ::testing::TempDir() + "/hipt_cli_stderr.txt";
+  // ctest runs tests in parallel processes: each call gets its own stderr file.
+  std::string err_file = ::testing::TempDir() + "/hipt_cli_stderr_XXXXXX";
+  int fd = mkstemp(err_file.data());
+  if (fd >= 0) close(fd);
   std::string cmd = std::string(HIPT_CLI) + " " + args + " 2>" + err_file;
   CliRun r{0, "", ""};
   FILE* p = popen(cmd.c_str(), "r");
@@ -26,6 +30,7 @@ CliRun run_cli(const std::string& args) {
   FILE* e = fopen(err_file.c_str(), "r");
   while (e && (n = fread(buf.data(), 1, buf.size(), e)) > 0) r.err.append(buf.data(), n);
   if (e) fclose(e);
+  std::remove(err_file.c_str());
   return r;
 }
 }  // namespace
