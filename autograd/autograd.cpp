@@ -10,6 +10,24 @@ namespace {
 thread_local bool t_grad_enabled = true;
 }
 
+// A chain of a million nodes (a running total never detached) would free recursively, node ->
+// input meta -> its node -> ..., and overflow the stack. Instead each dying node hands the nodes
+// that only it keeps alive to a local stack, so every destructor runs at depth one.
+Node::~Node() {
+  std::vector<std::shared_ptr<Node>> orphans;
+  auto adopt = [&](std::vector<std::shared_ptr<AutogradMeta>>& metas) {
+    for (auto& m : metas)
+      if (m && m.use_count() == 1 && m->grad_fn) orphans.push_back(std::move(m->grad_fn));
+    metas.clear();
+  };
+  adopt(inputs);
+  while (!orphans.empty()) {
+    std::shared_ptr<Node> n = std::move(orphans.back());
+    orphans.pop_back();
+    if (n.use_count() == 1) adopt(n->inputs);
+  }  // n dies here with no inputs left, so its destructor does not recurse
+}
+
 bool grad_enabled() { return t_grad_enabled; }
 NoGradGuard::NoGradGuard() : prev_(t_grad_enabled) { t_grad_enabled = false; }
 NoGradGuard::~NoGradGuard() { t_grad_enabled = prev_; }

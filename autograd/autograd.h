@@ -19,6 +19,7 @@ using Grads = std::vector<Tensor>;  // one per input; undefined where none is ne
 using BackwardFn = std::function<Grads(const Tensor& grad_output)>;
 
 struct Node {
+  ~Node();         // frees long chains iteratively: a recursive free would overflow the stack
   const char* op;  // for messages
   std::vector<std::shared_ptr<AutogradMeta>> inputs;  // null for inputs that need no gradient
   std::vector<Shape> input_shapes;                     // to check what each backward returns

@@ -12,16 +12,24 @@ Tensor zero_like_where(const Tensor& cond, const Tensor& g, bool keep_when_true)
   return keep_when_true ? ops::where(cond, g, z) : ops::where(cond, z, g);
 }
 
+// What a backward rule reads besides the incoming gradient. The node keeps only these alive:
+// add keeps nothing, exp keeps its output, mul its inputs.
+enum Saves { kNothing = 0, kInputs = 1, kOutput = 2 };
+
+Tensor saved(const Tensor& t, bool keep) { return keep ? t.detach() : Tensor(); }
+
 // The common shape of every binary op's backward: the rule gives the full-size gradient of each
 // input that needs one, then it is reduced to that input's shape.
 template <class RuleA, class RuleB>
-Tensor binary_op(const char* name, ops::Binary op, const Tensor& a, const Tensor& b, RuleA rule_a, RuleB rule_b) {
+Tensor binary_op(const char* name, ops::Binary op, const Tensor& a, const Tensor& b, int saves, RuleA rule_a,
+                 RuleB rule_b) {
   Tensor out = ops::binary(op, a, b);
   if (!needs_graph(a, b)) return out;
   bool ga = a.requires_grad(), gb = b.requires_grad();
   Shape sa = a.shape(), sb = b.shape();
   return record(name, out, {&a, &b},
-                [=, a = a.detach(), b = b.detach(), y = out.detach()](const Tensor& g) -> Grads {
+                [=, a = saved(a, saves & kInputs), b = saved(b, saves & kInputs),
+                 y = saved(out, saves & kOutput)](const Tensor& g) -> Grads {
                   return {ga ? ops::sum_to(rule_a(g, a, b, y), sa) : Tensor(),
                           gb ? ops::sum_to(rule_b(g, a, b, y), sb) : Tensor()};
                 });
@@ -32,41 +40,45 @@ using T3 = const Tensor&;
 }  // namespace
 
 Tensor add(const Tensor& a, const Tensor& b) {
-  return binary_op("add", ops::Binary::Add, a, b, [](T3 g, T3, T3, T3) { return g; },
+  return binary_op("add", ops::Binary::Add, a, b, kNothing, [](T3 g, T3, T3, T3) { return g; },
                    [](T3 g, T3, T3, T3) { return g; });
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
-  return binary_op("sub", ops::Binary::Sub, a, b, [](T3 g, T3, T3, T3) { return g; },
+  return binary_op("sub", ops::Binary::Sub, a, b, kNothing, [](T3 g, T3, T3, T3) { return g; },
                    [](T3 g, T3, T3, T3) { return ops::neg(g); });
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
-  return binary_op("mul", ops::Binary::Mul, a, b, [](T3 g, T3, T3 b, T3) { return ops::mul(g, b); },
+  return binary_op("mul", ops::Binary::Mul, a, b, kInputs, [](T3 g, T3, T3 b, T3) { return ops::mul(g, b); },
                    [](T3 g, T3 a, T3, T3) { return ops::mul(g, a); });
 }
 
 // d(a/b)/db = -a/b² = -y/b
 Tensor div(const Tensor& a, const Tensor& b) {
-  return binary_op("div", ops::Binary::Div, a, b, [](T3 g, T3, T3 b, T3) { return ops::div(g, b); },
+  return binary_op("div", ops::Binary::Div, a, b, kInputs | kOutput, [](T3 g, T3, T3 b, T3) { return ops::div(g, b); },
                    [](T3 g, T3, T3 b, T3 y) { return ops::neg(ops::div(ops::mul(g, y), b)); });
 }
 
 // d(a^b)/da = b·a^(b-1), d(a^b)/db = a^b·ln a
 Tensor pow(const Tensor& a, const Tensor& b) {
-  return binary_op("pow", ops::Binary::Pow, a, b,
-                   [](T3 g, T3 a, T3 b, T3) { return ops::mul(g, ops::mul(b, ops::pow(a, ops::add(b, -1.0)))); },
+  return binary_op("pow", ops::Binary::Pow, a, b, kInputs | kOutput,
+                   [](T3 g, T3 a, T3 b, T3) {  // b = 0 contributes 0, not 0·a^-1 = NaN at a = 0
+                     Tensor d = ops::mul(g, ops::mul(b, ops::pow(a, ops::add(b, -1.0))));
+                     return ops::where(ops::compare(ops::Compare::Eq, b, ops::zeros({}, b.dtype())),
+                                       ops::zeros({}, d.dtype()), d);
+                   },
                    [](T3 g, T3 a, T3, T3 y) { return ops::mul(g, ops::mul(y, ops::log(a))); });
 }
 
 Tensor maximum(const Tensor& a, const Tensor& b) {
-  return binary_op("maximum", ops::Binary::Max, a, b,
+  return binary_op("maximum", ops::Binary::Max, a, b, kInputs,
                    [](T3 g, T3 a, T3 b, T3) { return zero_like_where(ops::compare(ops::Compare::Ge, a, b), g, true); },
                    [](T3 g, T3 a, T3 b, T3) { return zero_like_where(ops::compare(ops::Compare::Ge, a, b), g, false); });
 }
 
 Tensor minimum(const Tensor& a, const Tensor& b) {
-  return binary_op("minimum", ops::Binary::Min, a, b,
+  return binary_op("minimum", ops::Binary::Min, a, b, kInputs,
                    [](T3 g, T3 a, T3 b, T3) { return zero_like_where(ops::compare(ops::Compare::Le, a, b), g, true); },
                    [](T3 g, T3 a, T3 b, T3) { return zero_like_where(ops::compare(ops::Compare::Le, a, b), g, false); });
 }
@@ -89,46 +101,48 @@ Tensor pow(const Tensor& a, double s) { return pow(a, ops::scalar(s, a.dtype()))
 // ---------------------------------------------------------------- unary
 
 namespace {
-// rule(g, x, y) -> dL/dx, with y the forward's output.
-template <class Rule> Tensor unary_op(ops::Unary op, const Tensor& x, Rule rule) {
+// rule(g, x, y) -> dL/dx, with y the forward's output; `saves` says which of x, y it reads.
+template <class Rule> Tensor unary_op(ops::Unary op, const Tensor& x, int saves, Rule rule) {
   Tensor y = ops::unary(op, x);
   if (!needs_graph(x)) return y;
   return record(ops::op_name(op), y, {&x},
-                [rule, x = x.detach(), y = y.detach()](const Tensor& g) -> Grads { return {rule(g, x, y)}; });
+                [rule, x = saved(x, saves & kInputs), y = saved(y, saves & kOutput)](const Tensor& g) -> Grads {
+                  return {rule(g, x, y)};
+                });
 }
 }  // namespace
 
-Tensor neg(const Tensor& x) { return unary_op(ops::Unary::Neg, x, [](T3 g, T3, T3) { return ops::neg(g); }); }
-Tensor exp(const Tensor& x) { return unary_op(ops::Unary::Exp, x, [](T3 g, T3, T3 y) { return ops::mul(g, y); }); }
-Tensor log(const Tensor& x) { return unary_op(ops::Unary::Log, x, [](T3 g, T3 x, T3) { return ops::div(g, x); }); }
+Tensor neg(const Tensor& x) { return unary_op(ops::Unary::Neg, x, kNothing, [](T3 g, T3, T3) { return ops::neg(g); }); }
+Tensor exp(const Tensor& x) { return unary_op(ops::Unary::Exp, x, kOutput, [](T3 g, T3, T3 y) { return ops::mul(g, y); }); }
+Tensor log(const Tensor& x) { return unary_op(ops::Unary::Log, x, kInputs, [](T3 g, T3 x, T3) { return ops::div(g, x); }); }
 
 // d sqrt(x) = 1 / (2 sqrt(x))
 Tensor sqrt(const Tensor& x) {
-  return unary_op(ops::Unary::Sqrt, x, [](T3 g, T3, T3 y) { return ops::mul(ops::div(g, y), 0.5); });
+  return unary_op(ops::Unary::Sqrt, x, kOutput, [](T3 g, T3, T3 y) { return ops::mul(ops::div(g, y), 0.5); });
 }
 
 // d x^-1/2 = -1/2 x^-3/2 = -1/2 y³
 Tensor rsqrt(const Tensor& x) {
-  return unary_op(ops::Unary::Rsqrt, x,
+  return unary_op(ops::Unary::Rsqrt, x, kOutput,
                   [](T3 g, T3, T3 y) { return ops::mul(ops::mul(g, ops::mul(y, ops::mul(y, y))), -0.5); });
 }
 
 // d tanh = 1 - y²
 Tensor tanh(const Tensor& x) {
-  return unary_op(ops::Unary::Tanh, x,
+  return unary_op(ops::Unary::Tanh, x, kOutput,
                   [](T3 g, T3, T3 y) { return ops::mul(g, ops::add(ops::neg(ops::mul(y, y)), 1.0)); });
 }
 
 // d erf(x) = 2/√π · e^(-x²)
 Tensor erf(const Tensor& x) {
-  return unary_op(ops::Unary::Erf, x, [](T3 g, T3 x, T3) {
+  return unary_op(ops::Unary::Erf, x, kInputs, [](T3 g, T3 x, T3) {
     return ops::mul(ops::mul(g, ops::exp(ops::neg(ops::mul(x, x)))), 2.0 / std::sqrt(M_PI));
   });
 }
 
 // sign(x), with 0 at 0 as PyTorch
 Tensor abs(const Tensor& x) {
-  return unary_op(ops::Unary::Abs, x, [](T3 g, T3 x, T3) {
+  return unary_op(ops::Unary::Abs, x, kInputs, [](T3 g, T3 x, T3) {
     Tensor z = ops::zeros({}, x.dtype());
     Tensor sign = ops::sub(ops::cast(ops::compare(ops::Compare::Gt, x, z), x.dtype()),
                            ops::cast(ops::compare(ops::Compare::Lt, x, z), x.dtype()));
@@ -137,14 +151,14 @@ Tensor abs(const Tensor& x) {
 }
 
 Tensor relu(const Tensor& x) {
-  return unary_op(ops::Unary::Relu, x, [](T3 g, T3 x, T3) {
+  return unary_op(ops::Unary::Relu, x, kInputs, [](T3 g, T3 x, T3) {
     return zero_like_where(ops::compare(ops::Compare::Gt, x, ops::zeros({}, x.dtype())), g, true);
   });
 }
 
 // d sigmoid = y (1 - y)
 Tensor sigmoid(const Tensor& x) {
-  return unary_op(ops::Unary::Sigmoid, x,
+  return unary_op(ops::Unary::Sigmoid, x, kOutput,
                   [](T3 g, T3, T3 y) { return ops::mul(g, ops::mul(y, ops::add(ops::neg(y), 1.0))); });
 }
 

@@ -39,7 +39,12 @@ GradcheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)
                                                       : std::vector<double>(static_cast<size_t>(x.numel()), 0.0);
     double* p = x.data<double>();
     for (int64_t i = 0; i < x.numel(); ++i) {
-      double keep = p[i];
+      const double keep = p[i];
+      struct Restore {  // even when f throws, the caller gets its input back unchanged
+        double* at;
+        double value;
+        ~Restore() { *at = value; }
+      } restore{p + i, keep};
       p[i] = keep + eps;
       double up = loss(inputs).item();
       p[i] = keep - eps;

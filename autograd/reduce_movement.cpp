@@ -24,17 +24,17 @@ Tensor sum(const Tensor& t) {
 
 Tensor mean(const Tensor& t, int dim, bool keepdim) {
   int d = wrap_dim("mean", dim, t.dim());
-  return mul(sum(t, d, keepdim), 1.0 / static_cast<double>(t.dim() ? t.shape()[d] : 1));
+  return mul(sum(t, d, keepdim), 1.0 / static_cast<double>(t.shape()[d]));
 }
 
 Tensor mean(const Tensor& t) { return mul(sum(t), 1.0 / static_cast<double>(t.numel())); }
 
 Tensor max(const Tensor& t, int dim, bool keepdim) {
-  Tensor out = ops::max(t, dim, keepdim);
+  auto [out, arg] = ops::max_with_index(t, dim, keepdim);
   if (!needs_graph(t)) return out;
   int d = wrap_dim("max", dim, t.dim());
-  Tensor arg = ops::argmax(t, d, true);
-  return record("max", out, {&t}, [=, shape = t.shape()](const Tensor& g) -> Grads {
+  if (!keepdim) arg = ops::unsqueeze(arg, d);
+  return record("max", out, {&t}, [=, arg = arg, shape = t.shape()](const Tensor& g) -> Grads {
     return {ops::scatter_add(shape, d, arg, ops::contiguous(keepdim ? g : ops::unsqueeze(g, d)))};
   });
 }
@@ -72,9 +72,15 @@ Tensor slice(const Tensor& t, int dim, int64_t start, int64_t end, int64_t step)
 }
 
 Tensor select(const Tensor& t, int dim, int64_t index) {
+  Tensor out = ops::select(t, dim, index);  // checks the index
+  if (!needs_graph(t)) return out;
   int d = wrap_dim("select", dim, t.dim());
   int64_t i = index < 0 ? index + t.shape()[d] : index;
-  return squeeze(slice(t, d, i, i + 1), d);
+  return record("select", out, {&t}, [=, s = t.shape()](const Tensor& g) -> Grads {
+    Tensor gx = ops::zeros(s, g.dtype());
+    ops::copy_(ops::select(gx, d, i), g);
+    return {gx};
+  });
 }
 
 Tensor expand(const Tensor& t, const Shape& shape) {

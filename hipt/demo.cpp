@@ -2,6 +2,11 @@
 // writes its loss curve to hipt-demo/spirals.json.
 #include <fmt/core.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
 
 #include "hipt/commands.h"
 #include "hipt/output.h"
@@ -17,11 +22,13 @@ int run_demo(const DemoOptions& opts) {
   SpiralsReport r = train_spirals(opts.steps, opts.seed, [&](int step, int, double loss) {
     progress.update(step, fmt::format("loss {:.4f}", loss));
   });
-  progress.finish();
+  progress.finish(fmt::format("loss {:.4f}", r.loss.back()));
+  std::vector<std::string> loss;  // JSON has no NaN: a diverged step is written as null
+  for (double l : r.loss) loss.push_back(std::isfinite(l) ? fmt::format("{:.6g}", l) : "null");
   const std::string out = "hipt-demo/spirals.json";
   write_file_atomic(out, fmt::format("{{\"task\": \"two spirals\", \"steps\": {}, \"seed\": {}, \"accuracy\": {:.6f}, "
-                                     "\"seconds\": {:.3f}, \"loss\": [{:.6g}]}}\n",
-                                     opts.steps, opts.seed, r.accuracy, r.seconds, fmt::join(r.loss, ", ")));
+                                     "\"seconds\": {:.3f}, \"loss\": [{}]}}\n",
+                                     opts.steps, opts.seed, r.accuracy, r.seconds, fmt::join(loss, ", ")));
   fmt::print("final loss {:.4f}, training accuracy {:.1f}% after {} steps in {:.1f} s\n", r.loss.back(),
              100 * r.accuracy, opts.steps, r.seconds);
   fmt::print("wrote {} (loss per step, accuracy)\n", out);

@@ -17,8 +17,10 @@ Progress::Progress(std::string label, int64_t total, std::string unit, double in
       last_(start_) {}
 
 void Progress::update(int64_t done, const std::string& note) {
+  if (done_) return;
   auto now = std::chrono::steady_clock::now();
   bool last = done >= total_;
+  done_ = last;
   if (!last && std::chrono::duration<double>(now - last_).count() < (tty_ ? 0.1 : interval_)) return;
   last_ = now;
   double elapsed = std::chrono::duration<double>(now - start_).count();
@@ -26,13 +28,14 @@ void Progress::update(int64_t done, const std::string& note) {
   double eta = rate > 0 ? (total_ - done) / rate : 0;
   fmt::print(stderr, "{}{} {}/{} {:.1f} {}/s ETA {:.0f}s{}{}", tty_ ? "\r" : "", label_, done, total_, rate, unit_, eta,
              note.empty() ? "" : " ", note);
-  if (!tty_) fmt::print(stderr, "\n");
+  if (!tty_ || last) fmt::print(stderr, "\n");
   std::fflush(stderr);
 }
 
 void Progress::finish(const std::string& note) {
+  bool was_done = done_;
   update(total_, note);
-  if (tty_) fmt::print(stderr, "\n");
+  if (tty_ && !was_done) fmt::print(stderr, "\n");
 }
 
 }  // namespace hipt

@@ -18,6 +18,7 @@ class Progress {
   int64_t total_;
   double interval_;
   bool tty_;
+  bool done_ = false;  // the final line has been printed
   std::chrono::steady_clock::time_point start_, last_;
 };
 

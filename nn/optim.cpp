@@ -24,14 +24,15 @@ AdamW::AdamW(std::vector<Tensor> params, const AdamWOptions& opts) : Optimizer(s
     exp_avg_.push_back(ops::zeros_like(p));
     exp_avg_sq_.push_back(ops::zeros_like(p));
   }
+  param_steps_.assign(params_.size(), 0);
 }
 
 void AdamW::step() {
   ++step_;
-  const ops::AdamWHyper h{lr_, opts_.beta1, opts_.beta2, opts_.eps, opts_.weight_decay, step_};
   for (size_t i = 0; i < params_.size(); ++i) {
     Tensor g = params_[i].grad();
     if (!g.defined()) continue;
+    const ops::AdamWHyper h{lr_, opts_.beta1, opts_.beta2, opts_.eps, opts_.weight_decay, ++param_steps_[i]};
     ops::adamw_step(params_[i], ops::contiguous(g), exp_avg_[i], exp_avg_sq_[i], h);
   }
 }

@@ -35,6 +35,7 @@ class AdamW : public Optimizer {
  private:
   AdamWOptions opts_;
   std::vector<Tensor> exp_avg_, exp_avg_sq_;
+  std::vector<int64_t> param_steps_;  // per parameter, as PyTorch: a step without a gradient does not count
   int64_t step_ = 0;
 };
 

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 packages=(
-  cmake ninja-build g++ pkg-config ccache
+  cmake ninja-build g++ ccache
   libgtest-dev libgmock-dev libbenchmark-dev   # tests and benchmarks
   libfmt-dev                                   # the engine's only dependency besides the C++ library
   libcli11-dev                                 # the command line

@@ -28,4 +28,12 @@ void check_index(const char* op, const Tensor& index) {
              index.str());
 }
 
+void check_writable(const char* op, const Tensor& dst) {
+  if (dst.numel() == 0) return;  // an empty tensor writes nothing (its strides may be 0)
+  for (int d = 0; d < dst.dim(); ++d)
+    HIPT_CHECK(dst.strides()[d] != 0 || dst.shape()[d] <= 1,
+               "{}: cannot write into {}: dim {} is an expanded view (stride 0); make it contiguous first", op,
+               dst.str(), d);
+}
+
 }  // namespace hipt

@@ -11,5 +11,8 @@ void check_same_dtype(const char* op, const Tensor& a, const Tensor& b);
 void check_same_device(const char* op, const Tensor& a, const Tensor& b);
 void check_floating(const char* op, const Tensor& t);  // f32 or f64
 void check_index(const char* op, const Tensor& index);  // i64 or i32
+// A destination whose elements overlap (an expanded view, stride 0) would be written by several
+// threads at once and keep an arbitrary one of them: refused.
+void check_writable(const char* op, const Tensor& dst);
 
 }  // namespace hipt

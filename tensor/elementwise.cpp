@@ -65,6 +65,7 @@ Tensor pow(const Tensor& a, double s) { return pow(a, scalar(s, a.dtype())); }
 
 void add_(const Tensor& dst, const Tensor& src, double alpha) {
   binary_shape("add_", dst, src);
+  check_writable("add_", dst);
   HIPT_CHECK(broadcast_shapes("add_", dst.shape(), src.shape()) == dst.shape(), "add_: {} does not broadcast to {}",
              src.shape().str(), dst.shape().str());
   cpu::axpy(dst, src, alpha);
@@ -72,22 +73,13 @@ void add_(const Tensor& dst, const Tensor& src, double alpha) {
 
 void mul_(const Tensor& dst, double s) {
   check_cpu("mul_", dst);
+  check_writable("mul_", dst);
   cpu::scale(dst, s);
 }
 
 // ---------------------------------------------------------------- reductions
 
 namespace {
-struct Split {
-  int64_t outer = 1, R = 1, inner = 1;
-};
-Split split(const Shape& s, int d) {
-  Split p;
-  for (int i = 0; i < d; ++i) p.outer *= s[i];
-  p.R = s[d];
-  for (int i = d + 1; i < s.size(); ++i) p.inner *= s[i];
-  return p;
-}
 Shape reduced_shape(const Shape& s, int d, bool keepdim) {
   Shape r = s;
   if (keepdim)
@@ -102,11 +94,10 @@ Tensor sum(const Tensor& t, int dim, bool keepdim) {
   check_cpu("sum", t);
   check_floating("sum", t);
   int d = wrap_dim("sum", dim, t.dim());
-  if (t.dim() == 0) return clone(t);
   Tensor x = contiguous(t);
-  Split p = split(x.shape(), d);
+  AxisSplit p = split_at_axis(x.shape(), d);
   Tensor out = empty(reduced_shape(x.shape(), d, keepdim), x.dtype(), x.device());
-  cpu::sum(out, x, p.outer, p.R, p.inner);
+  cpu::sum(out, x, p.outer, p.n, p.inner);
   return out;
 }
 
@@ -115,7 +106,7 @@ Tensor sum(const Tensor& t) { return sum(reshape(t, {t.numel()}), 0, false); }
 Tensor mean(const Tensor& t, int dim, bool keepdim) {
   int d = wrap_dim("mean", dim, t.dim());
   Tensor s = sum(t, d, keepdim);
-  mul_(s, 1.0 / static_cast<double>(t.dim() ? t.shape()[d] : 1));
+  mul_(s, 1.0 / static_cast<double>(t.shape()[d]));
   return s;
 }
 
@@ -125,32 +116,21 @@ Tensor mean(const Tensor& t) {
   return s;
 }
 
-namespace {
-void max_impl(const Tensor& t, int dim, bool keepdim, Tensor& values, Tensor& index) {
+std::pair<Tensor, Tensor> max_with_index(const Tensor& t, int dim, bool keepdim) {
   check_cpu("max", t);
   check_floating("max", t);
   int d = wrap_dim("max", dim, t.dim());
-  Tensor x = contiguous(t.dim() == 0 ? reshape(t, {1}) : t);
+  Tensor x = contiguous(t);
   HIPT_CHECK(x.shape()[d] > 0, "max: dim {} of {} is empty", d, x.shape().str());
-  Split p = split(x.shape(), d);
-  Shape rs = t.dim() == 0 ? Shape{} : reduced_shape(x.shape(), d, keepdim);
-  values = empty(rs, x.dtype(), x.device());
-  index = empty(rs, DType::I64, x.device());
-  cpu::max(values, index, x, p.outer, p.R, p.inner);
-}
-}  // namespace
-
-Tensor max(const Tensor& t, int dim, bool keepdim) {
-  Tensor v, i;
-  max_impl(t, dim, keepdim, v, i);
-  return v;
+  AxisSplit p = split_at_axis(x.shape(), d);
+  Shape rs = reduced_shape(x.shape(), d, keepdim);
+  Tensor values = empty(rs, x.dtype(), x.device()), index = empty(rs, DType::I64, x.device());
+  cpu::max(values, index, x, p.outer, p.n, p.inner);
+  return {values, index};
 }
 
-Tensor argmax(const Tensor& t, int dim, bool keepdim) {
-  Tensor v, i;
-  max_impl(t, dim, keepdim, v, i);
-  return i;
-}
+Tensor max(const Tensor& t, int dim, bool keepdim) { return max_with_index(t, dim, keepdim).first; }
+Tensor argmax(const Tensor& t, int dim, bool keepdim) { return max_with_index(t, dim, keepdim).second; }
 
 Tensor sum_to(const Tensor& t, const Shape& shape) {
   if (t.shape() == shape) return t;

@@ -51,6 +51,10 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
   out_shape.push_back(N);
   Tensor out = empty(out_shape, a.dtype(), a.device());
   if (out.numel() == 0) return out;
+  if (K == 0) {  // an empty sum
+    fill_(out, 0.0);
+    return out;
+  }
 
   // x [..., M, K] · W [K, N] with x row-major is one GEMM with M' = batch * M.
   if (nb == 2 && !trans_a && a.is_contiguous()) {
@@ -85,7 +89,7 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
   };
   // Many small products (attention heads): one thread per product. Few large ones: threads
   // inside each GEMM.
-  const bool per_batch_threads = count >= num_threads() && M * N * K < (1 << 22);
+  const bool per_batch_threads = count >= num_threads() && M * N * K < (1 << 23);
   parallel_for(0, count, per_batch_threads ? 1 : count, [&](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; ++i) {
       int64_t oa = offset_of(A.t, i), ob = offset_of(B.t, i);

@@ -38,6 +38,7 @@ Tensor arange(int64_t start, int64_t end, int64_t step, DType dtype) {
 
 void fill_(const Tensor& dst, double value) {
   check_cpu("fill_", dst);
+  check_writable("fill_", dst);
   cpu::fill(dst, value);
 }
 
@@ -46,6 +47,7 @@ void fill_(const Tensor& dst, double value) {
 void copy_(const Tensor& dst, const Tensor& src) {
   check_cpu("copy_", dst);
   check_cpu("copy_", src);
+  check_writable("copy_", dst);
   HIPT_CHECK(broadcast_shapes("copy_", dst.shape(), src.shape()) == dst.shape(),
              "copy_: source {} does not broadcast to destination {}", src.shape().str(), dst.shape().str());
   cpu::copy(dst, src);
@@ -220,15 +222,6 @@ Tensor stack(const std::vector<Tensor>& ts, int dim) {
 
 // ---------------------------------------------------------------- indexing
 
-namespace {
-void outer_inner(const Shape& s, int d, int64_t& outer, int64_t& inner) {
-  outer = 1;
-  inner = 1;
-  for (int i = 0; i < d; ++i) outer *= s[i];
-  for (int i = d + 1; i < s.size(); ++i) inner *= s[i];
-}
-}  // namespace
-
 Tensor index_select(const Tensor& t, int dim, const Tensor& index) {
   check_cpu("index_select", t);
   check_cpu("index_select", index);
@@ -239,23 +232,23 @@ Tensor index_select(const Tensor& t, int dim, const Tensor& index) {
   Shape sh = x.shape();
   sh[d] = idx.numel();
   Tensor out = empty(sh, x.dtype(), x.device());
-  int64_t outer, inner;
-  outer_inner(x.shape(), d, outer, inner);
-  cpu::index_select(out, x, idx, outer, x.shape()[d], inner);
+  AxisSplit p = split_at_axis(x.shape(), d);
+  cpu::index_select(out, x, idx, p.outer, p.n, p.inner);
   return out;
 }
 
 Tensor index_add(const Shape& shape, int dim, const Tensor& index, const Tensor& src) {
   check_cpu("index_add", src);
+  check_cpu("index_add", index);
   check_index("index_add", index);
   int d = wrap_dim("index_add", dim, shape.size());
-  HIPT_CHECK(index.dim() == 1 && src.dim() == shape.size() && src.shape()[d] == index.numel(),
-             "index_add: src {} and index {} do not match target {} at dim {}", src.shape().str(), index.shape().str(),
-             shape.str(), d);
+  bool ok = index.dim() == 1 && src.dim() == shape.size() && src.shape()[d] == index.numel();
+  for (int i = 0; ok && i < shape.size(); ++i) ok = i == d || src.shape()[i] == shape[i];
+  HIPT_CHECK(ok, "index_add: src {} and index {} do not match target {} at dim {}", src.shape().str(),
+             index.shape().str(), shape.str(), d);
   Tensor out = zeros(shape, src.dtype(), src.device());
-  int64_t outer, inner;
-  outer_inner(shape, d, outer, inner);
-  cpu::index_add(out, contiguous(src), contiguous(index), outer, shape[d], inner);
+  AxisSplit p = split_at_axis(shape, d);
+  cpu::index_add(out, contiguous(src), contiguous(index), p.outer, p.n, p.inner);
   return out;
 }
 
@@ -269,6 +262,7 @@ void check_gather_shapes(const char* op, const Shape& data, int d, const Tensor&
 
 Tensor gather(const Tensor& t, int dim, const Tensor& index) {
   check_cpu("gather", t);
+  check_cpu("gather", index);
   check_index("gather", index);
   int d = wrap_dim("gather", dim, t.dim());
   check_gather_shapes("gather", t.shape(), d, index);
@@ -279,6 +273,7 @@ Tensor gather(const Tensor& t, int dim, const Tensor& index) {
 
 Tensor scatter_add(const Shape& shape, int dim, const Tensor& index, const Tensor& src) {
   check_cpu("scatter_add", src);
+  check_cpu("scatter_add", index);
   check_index("scatter_add", index);
   int d = wrap_dim("scatter_add", dim, shape.size());
   check_gather_shapes("scatter_add", shape, d, index);

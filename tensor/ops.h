@@ -7,6 +7,7 @@
 // tensors are i64 (i32 accepted). Comparisons return bool.
 #pragma once
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "tensor/tensor.h"
@@ -34,7 +35,7 @@ void copy_(const Tensor& dst, const Tensor& src);  // src broadcast into dst's s
 Tensor cast(const Tensor& t, DType dtype);          // round-to-nearest-even into f16/bf16
 
 // ---------------------------------------------------------------- views (no copy)
-Tensor reshape(const Tensor& t, const Shape& shape);  // one dim may be -1; copies only if it must
+Tensor reshape(const Tensor& t, const Shape& shape);  // one dim may be -1; copies a non-contiguous input
 Tensor permute(const Tensor& t, const std::vector<int>& order);
 Tensor transpose(const Tensor& t, int d0, int d1);
 Tensor slice(const Tensor& t, int dim, int64_t start, int64_t end, int64_t step = 1);  // python-like bounds
@@ -100,6 +101,7 @@ Tensor mean(const Tensor& t, int dim, bool keepdim = false);
 Tensor mean(const Tensor& t);
 Tensor max(const Tensor& t, int dim, bool keepdim = false);
 Tensor argmax(const Tensor& t, int dim, bool keepdim = false);  // i64, first maximum wins
+std::pair<Tensor, Tensor> max_with_index(const Tensor& t, int dim, bool keepdim = false);  // both at once
 // Sums a broadcast result back to `shape` (the gradient of expand / broadcasting).
 Tensor sum_to(const Tensor& t, const Shape& shape);
 

@@ -39,14 +39,20 @@ struct Job {
 class Pool {
  public:
   explicit Pool(int threads) { resize(threads); }
-  ~Pool() { stop(); }
+  ~Pool() {
+    std::lock_guard<std::mutex> one_job(job_mutex_);
+    stop();
+  }
 
-  int size() const { return static_cast<int>(workers_.size()) + 1; }
+  int size() const { return size_.load(); }
 
+  // Waits for a running job to finish first: kernels on other threads read size() and run jobs.
   void resize(int threads) {
+    std::lock_guard<std::mutex> one_job(job_mutex_);
     stop();
     stopping_ = false;
     for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { work(); });
+    size_.store(threads);
   }
 
   void run(int64_t chunks, const std::function<void(int64_t)>& chunk_fn) {
@@ -115,6 +121,7 @@ class Pool {
   std::mutex m_, job_mutex_;
   std::condition_variable cv_, done_cv_;
   std::shared_ptr<Job> job_;
+  std::atomic<int> size_{1};
   uint64_t generation_ = 0;
   bool stopping_ = false;
 };

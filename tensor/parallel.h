@@ -11,12 +11,14 @@ namespace hipt {
 int num_threads();
 void set_num_threads(int n);  // n >= 1
 
-// Calls f(lo, hi) on disjoint chunks covering [begin, end), each at least `grain` long
-// (except the last), on up to num_threads() threads including the caller. Returns when all are
+// Calls f(lo, hi) on disjoint chunks covering [begin, end) on up to num_threads() threads
+// including the caller; no more chunks than ceil((end - begin) / grain), so a small range stays
+// on the calling thread. Returns when all are
 // done; the first exception thrown by a chunk is rethrown here.
 void parallel_for(int64_t begin, int64_t end, int64_t grain, const std::function<void(int64_t, int64_t)>& f);
 
-// True on a pool thread or inside parallel_for's caller chunk.
+// True while running a chunk of a parallel_for that was split over threads (a call that runs
+// whole on the caller leaves nested calls free to thread).
 bool in_parallel_region();
 
 }  // namespace hipt

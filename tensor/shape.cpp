@@ -1,6 +1,7 @@
 #include "tensor/shape.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "tensor/error.h"
 
@@ -18,7 +19,8 @@ Shape::Shape(const std::vector<int64_t>& dims) {
 
 int64_t Shape::numel() const {
   int64_t n = 1;
-  for (int i = 0; i < n_; ++i) n *= d_[i];
+  for (int i = 0; i < n_; ++i)
+    HIPT_CHECK(!__builtin_mul_overflow(n, d_[i], &n), "shape {}: element count overflows 64 bits", str());
   return n;
 }
 
@@ -73,8 +75,16 @@ Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b) {
 
 int wrap_dim(const char* op, int64_t dim, int ndim) {
   int64_t d = dim < 0 ? dim + ndim : dim;
-  HIPT_CHECK(d >= 0 && d < std::max(ndim, 1), "{}: dim {} out of range for a tensor of {} dims", op, dim, ndim);
+  HIPT_CHECK(d >= 0 && d < ndim, "{}: dim {} out of range for a tensor of {} dims", op, dim, ndim);
   return static_cast<int>(d);
+}
+
+AxisSplit split_at_axis(const Shape& shape, int dim) {
+  AxisSplit s;
+  for (int i = 0; i < dim; ++i) s.outer *= shape[i];
+  s.n = shape[dim];
+  for (int i = dim + 1; i < shape.size(); ++i) s.inner *= shape[i];
+  return s;
 }
 
 }  // namespace hipt

@@ -44,7 +44,15 @@ Shape contiguous_strides(const Shape& shape);
 // not broadcast.
 Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b);
 
-// Maps a possibly negative axis into [0, ndim); throws naming `op` when out of range.
+// Maps a possibly negative axis into [0, ndim); throws naming `op` when out of range (a 0-dim
+// tensor has no axis at all).
 int wrap_dim(const char* op, int64_t dim, int ndim);
+
+// A shape seen as [outer, n, inner] around axis `dim`: how every "along one axis" kernel walks a
+// contiguous tensor.
+struct AxisSplit {
+  int64_t outer = 1, n = 1, inner = 1;
+};
+AxisSplit split_at_axis(const Shape& shape, int dim);
 
 }  // namespace hipt

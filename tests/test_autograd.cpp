@@ -167,3 +167,27 @@ TEST(Gradcheck, DropoutWithAFixedMask) {
       },
       {param({4, 5}, 1)});
 }
+
+TEST(Autograd, LongChainsFreeWithoutRecursion) {
+  // A running total that is never detached: 300k nodes, freed when `total` dies.
+  Tensor x = ops::ones({1}, DType::F64).requires_grad_();
+  {
+    Tensor total = ops::zeros({1}, DType::F64);
+    for (int i = 0; i < 300000; ++i) total = add(total, x);
+    EXPECT_EQ(total.item(), 300000);
+  }
+  SUCCEED();
+}
+
+TEST(Autograd, SelectChecksItsIndexAndPowAtZero) {
+  Tensor t = ops::from_vector<double>({10, 11, 12}, {3}).requires_grad_();
+  expect_error([&] { select(t, 0, -5); }, {"select", "index -5"});
+  expect_error([&] { select(t, 0, 3); }, {"select", "index 3"});
+  Tensor s = select(t, 0, -1);
+  backward(s);
+  EXPECT_EQ(ops::to_vector<double>(t.grad()), (std::vector<double>{0, 0, 1}));
+  // d(a^0)/da = 0 at a = 0 (not 0 · 0^-1 = NaN), as PyTorch
+  Tensor a = ops::zeros({2}, DType::F64).requires_grad_();
+  backward(sum(pow(a, 0.0)));
+  EXPECT_EQ(ops::to_vector<double>(a.grad()), (std::vector<double>{0, 0}));
+}

@@ -127,3 +127,20 @@ TEST(Optim, Errors) {
   bad.beta1 = 1.0;
   expect_error([&] { nn::AdamW opt({q}, bad); }, {"AdamW", "betas"});
 }
+
+TEST(Optim, AdamWCountsStepsPerParameterAsPyTorch) {
+  // A parameter with no gradient on the first step must start its bias correction at its own
+  // first step: its update then equals that of a fresh optimizer's first step.
+  Tensor a = ops::ones({3}).requires_grad_(), b = ops::ones({3}).requires_grad_();
+  nn::AdamW opt({a, b});
+  backward(sum(a));
+  opt.step();  // b has no grad: skipped
+  opt.zero_grad();
+  backward(sum(b));
+  opt.step();
+  Tensor c = ops::ones({3}).requires_grad_();
+  nn::AdamW fresh({c});
+  backward(sum(c));
+  fresh.step();
+  EXPECT_EQ(ops::to_vector<float>(b), ops::to_vector<float>(c));
+}

@@ -1,4 +1,5 @@
 // Reductions, views, joining and indexing vs plain references.
+#include "tensor/parallel.h"
 #include "testing.h"
 
 using namespace hipt;
@@ -152,4 +153,34 @@ TEST(Creation, FullArangeCastAndVectors) {
   expect_error([&] { ops::from_vector<float>({1, 2, 3}, {2, 2}); }, {"from_vector", "3 values", "[2, 2]"});
   expect_error([&] { ops::zeros({2}).item(); }, {"item", "2 elements"});
   expect_error([&] { ops::empty({-1, 2}); }, {"empty", "negative"});
+}
+
+TEST(EdgeCases, EmptyAndZeroDimTensors) {
+  // K = 0: an empty sum, zeros of [M, N]
+  EXPECT_EQ(ops::to_vector<float>(ops::matmul(ops::zeros({2, 0}), ops::zeros({0, 3}))), std::vector<float>(6, 0.f));
+  // broadcasting with an empty dim gives an empty result, touching nothing
+  EXPECT_EQ(ops::add(ops::zeros({0, 1}), ops::zeros({1, 3})).shape(), Shape({0, 3}));
+  // a 0-dim tensor has no axis 0
+  expect_error([] { ops::cat({ops::scalar(1), ops::scalar(2)}, 0); }, {"cat", "dim 0 out of range", "0 dims"});
+  expect_error([] { ops::sum(ops::scalar(1), 0); }, {"sum", "dim 0 out of range"});
+  expect_error([] { ops::scalar(1).size(0); }, {"size", "out of range"});
+  expect_error([] { ops::empty({int64_t(1) << 40, int64_t(1) << 40}); }, {"overflows"});
+}
+
+TEST(EdgeCases, IndexAddChecksEveryDimAndWritesNeedDistinctElements) {
+  Tensor idx = ops::from_vector<int64_t>({0, 1}, {2});
+  expect_error([&] { ops::index_add({3, 40}, 0, idx, ops::ones({2, 2})); }, {"index_add", "[2, 2]", "[3, 40]"});
+  Tensor e = ops::expand(ops::zeros({1, 3}), {4, 3});
+  expect_error([&] { ops::fill_(e, 1); }, {"fill_", "expanded view"});
+  expect_error([&] { ops::add_(e, ops::ones({4, 3})); }, {"add_", "expanded view"});
+  expect_error([&] { ops::copy_(e, ops::ones({4, 3})); }, {"copy_", "expanded view"});
+}
+
+TEST(EdgeCases, LongContiguousRowsUseTheSameResultOnAnyThreadCount) {
+  Tensor x = random_tensor({1 << 18}, DType::F32, 9, -3, 3);
+  set_num_threads(1);
+  std::vector<float> one = ops::to_vector<float>(ops::exp(x));
+  set_num_threads(2);
+  std::vector<float> two = ops::to_vector<float>(ops::exp(x));
+  EXPECT_EQ(one, two);
 }

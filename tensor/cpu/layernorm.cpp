@@ -12,8 +12,6 @@
 namespace hipt::cpu {
 namespace {
 
-int64_t row_grain(int64_t D) { return std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(D, 1)); }
-
 // y [D] = (x - mean) · rstd · w + b for one row; w, b may be null.
 template <class T> void norm_row(T* y, const T* x, const T* w, const T* b, T mean, T rstd, int64_t D) {
   if (w && b) {
@@ -27,8 +25,7 @@ template <class T> void norm_row(T* y, const T* x, const T* w, const T* b, T mea
   }
 }
 
-template <class T> const T* ptr_or_null(const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; }
-template <class T> T* mut_ptr_or_null(const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; }
+template <class T> T* ptr_or_null(const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; }
 
 }  // namespace
 
@@ -66,7 +63,7 @@ void layer_norm_backward(const Tensor& dx, const Tensor& dweight, const Tensor& 
     const T* w = ptr_or_null<T>(weight);
     const T* pm = mean.data<T>();
     const T* pr = rstd.data<T>();
-    T* pdx = mut_ptr_or_null<T>(dx);
+    T* pdx = ptr_or_null<T>(dx);
     const bool want_dw = dweight.defined(), want_db = dbias.defined();
     // Fixed chunks (not one per thread) so that the reduction order depends on the shape only.
     const int64_t chunk = std::max<int64_t>(16, (rows + 63) / 64);

@@ -60,15 +60,25 @@ StridedLayout<N> make_layout(const Shape& shape, const std::array<Shape, N>& str
 }
 
 // Calls row(offsets, inner_strides, n) for every innermost row, offsets in elements from each
-// operand's base. Rows are spread over threads when there are at least `min_parallel` elements.
+// operand's base. Rows (or, for a single row, pieces of it) are spread over threads when there
+// are at least `min_parallel` elements.
 template <int N, class F>
 void for_each_row(const StridedLayout<N>& L, F&& row, int64_t min_parallel = 1 << 15) {
   const int last = L.ndim - 1;
   const int64_t n = L.sizes[last];
   int64_t rows = 1;
   for (int d = 0; d < last; ++d) rows *= L.sizes[d];
+  if (rows == 0 || n == 0) return;
   std::array<int64_t, N> inner;
   for (int k = 0; k < N; ++k) inner[k] = L.strides[k][last];
+  if (rows == 1 && n >= min_parallel) {  // one long row (any contiguous tensor): split the row itself
+    parallel_for(0, n, min_parallel / 2, [&](int64_t lo, int64_t hi) {
+      std::array<int64_t, N> off;
+      for (int k = 0; k < N; ++k) off[k] = lo * inner[k];
+      row(off, inner, hi - lo);
+    });
+    return;
+  }
   auto run = [&](int64_t lo, int64_t hi) {
     std::array<int64_t, kMaxDims> idx{};
     int64_t r = lo;
@@ -95,6 +105,10 @@ void for_each_row(const StridedLayout<N>& L, F&& row, int64_t min_parallel = 1 <
   else
     run(0, rows);
 }
+
+// Rows per parallel_for chunk for kernels that walk rows of `row_len` elements: about 16k
+// elements per chunk, enough to amortise a wake-up.
+inline int64_t row_grain(int64_t row_len) { return std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(row_len, 1)); }
 
 // Strides of `t` seen through broadcasting to `shape` (0 for broadcast dims).
 Shape broadcast_strides(const Tensor& t, const Shape& shape);

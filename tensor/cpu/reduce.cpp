@@ -83,7 +83,7 @@ void index_select(const Tensor& out, const Tensor& x, const Tensor& index, int64
     parallel_for(0, outer, 1, [&](int64_t lo, int64_t hi) {
       for (int64_t o = lo; o < hi; ++o)
         for (int64_t k = 0; k < n_idx; ++k) {
-          int64_t j = checked_index(idx, k, n_src, "index_select");
+          int64_t j = idx[k] < 0 ? idx[k] + n_src : idx[k];  // checked above
           std::memcpy(po + ((o * n_idx + k) * inner) * es, px + ((o * n_src + j) * inner) * es, inner * es);
         }
     });
@@ -106,22 +106,10 @@ void index_add(const Tensor& out, const Tensor& src, const Tensor& index, int64_
   }));
 }
 
-namespace {
-// Splits a contiguous shape around `dim` into [outer, n, inner].
-void split_at(const Shape& s, int dim, int64_t& outer, int64_t& n, int64_t& inner) {
-  outer = 1;
-  inner = 1;
-  for (int d = 0; d < dim; ++d) outer *= s[d];
-  for (int d = dim + 1; d < s.size(); ++d) inner *= s[d];
-  n = s[dim];
-}
-}  // namespace
-
 // index, out: [outer, k, inner]; x: [outer, n, inner] (the other dims of x equal index's).
 void gather(const Tensor& out, const Tensor& x, int dim, const Tensor& index) {
-  int64_t outer, k, inner, outer_x, n, inner_x;
-  split_at(index.shape(), dim, outer, k, inner);
-  split_at(x.shape(), dim, outer_x, n, inner_x);
+  const AxisSplit pi = split_at_axis(index.shape(), dim);
+  const int64_t outer = pi.outer, k = pi.n, inner = pi.inner, n = x.shape()[dim];
   HIPT_DISPATCH_FLOAT("gather", x.dtype(), T, HIPT_DISPATCH_INDEX(index, I, {
     const I* idx = static_cast<const I*>(index.raw_data());
     const T* px = x.data<T>();
@@ -136,9 +124,8 @@ void gather(const Tensor& out, const Tensor& x, int dim, const Tensor& index) {
 }
 
 void scatter_add(const Tensor& out, int dim, const Tensor& index, const Tensor& src) {
-  int64_t outer, k, inner, outer_o, n, inner_o;
-  split_at(index.shape(), dim, outer, k, inner);
-  split_at(out.shape(), dim, outer_o, n, inner_o);
+  const AxisSplit pi = split_at_axis(index.shape(), dim);
+  const int64_t outer = pi.outer, k = pi.n, inner = pi.inner, n = out.shape()[dim];
   HIPT_DISPATCH_FLOAT("scatter_add", out.dtype(), T, HIPT_DISPATCH_INDEX(index, I, {
     const I* idx = static_cast<const I*>(index.raw_data());
     const T* ps = src.data<T>();

@@ -49,9 +49,6 @@ template <class T> Taps<T> cubic_taps(int64_t in, int64_t out, double scale) {
   return taps;
 }
 
-// Rows per parallel chunk so that a chunk touches at least ~16K elements.
-int64_t row_grain(int64_t row_len) { return std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(row_len, 1)); }
-
 // y [P, OH, OW] from x [P, H, W]; tmp [P, H, OW] holds the horizontal pass.
 template <class T> void resize_forward(T* y, const T* x, int64_t P, int64_t H, int64_t W, int64_t OH, int64_t OW,
                                        double scale_h, double scale_w) {

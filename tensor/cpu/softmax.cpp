@@ -11,9 +11,6 @@
 namespace hipt::cpu {
 namespace {
 
-// Rows per parallel chunk: about 16k elements, so short rows do not pay a task each.
-int64_t row_grain(int64_t n) { return std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(n, 1)); }
-
 // y [n] = softmax(x [n]) or log_softmax; y may alias x (attention does it in place).
 template <class T> void softmax_row(T* y, const T* x, int64_t n, bool log) {
   const T m = vec::max(x, n);
