@@ -1,12 +1,11 @@
 // SGEMM driver: BLIS-style packing and cache blocking around a register-tile micro-kernel.
 //
-//   for jc in N by NC:              B block  [KC x NC] packed once, lives in L3
-//     for pc in K by KC:            (the first K block applies beta, later ones accumulate)
-//       pack op(B)[pc, jc] into NR-wide k-major panels
-//       for ic in M by MC:          A block  [MC x KC] packed, lives in L2
-//         pack op(A)[ic, pc] into MR-tall k-major panels
-//         for jr in NC by NR:       B micro-panel [KC x NR] stays in L1 across the ir loop
-//           for ir in MC by MR:     micro-kernel: C[MR x NR] tile in registers
+//   for each work item (column block jc of NC, row block ic of about MC), claimed from a counter:
+//     pack op(B)[:, jc] for every K block, unless this thread already has it   B block, L3
+//     for pc in K by KC:                 (the first K block applies beta, later ones accumulate)
+//       pack op(A)[ic, pc] into MR-tall k-major panels                          A block, L2
+//       for jr in NC by NR:              B micro-panel [KC x NR] stays in L1 across the ir loop
+//         for ir in MC by MR:            micro-kernel: C[MR x NR] tile in registers
 //
 // All four transpose cases are handled by the packing routines, never by copying a transposed
 // operand. MR/NR/MC/KC/NC belong to the micro-kernel (gemm_avx2.cpp, gemm_avx512.cpp, the
@@ -14,15 +13,16 @@
 // for; each file says why it picked its numbers. Blocks are balanced (K = 384 with KC = 256 is
 // two blocks of 192, not 256 + 128) so no pass runs on a sliver.
 //
-// Threads: C is cut into one rectangle per thread (a tm x tn grid, picked by a cost model that
-// weighs the tile work against the packing each thread then repeats), and each thread runs the
-// serial blocked loop above on its own rectangle with its own packing buffers. One parallel_for
-// per call, no barriers; the price is that threads sharing a column range each pack the same B
-// block, which costs K*N element copies against (M/threads)*N*K FMAs, under 1% on the ViT shapes.
-// Nested calls (matmul's per-head parallel_for) run serially.
+// Threads: one parallel_for of num_threads() chunks, each running the item loop above until a
+// shared atomic counter runs out; no barriers. Items are row blocks (an equal number per thread,
+// so a quiet machine splits evenly, while a thread the OS descheduled simply takes fewer), or
+// column blocks when M is only a few tiles tall. Each thread packs the B blocks it needs itself:
+// with row items that repeats K*N element copies per thread against (M/threads)*N*K FMAs, about
+// 1% on the ViT shapes, and buys freedom from any barrier between packing and computing.
+// Nested calls (matmul's per-head parallel_for) and small products run serially.
 //
-// Packing buffers are thread_local and only grow (at most MC*KC + KC*NC floats per thread, ~4
-// MiB), so the many small per-head products allocate nothing after their first call.
+// Packing buffers are thread_local and only grow (A: MC x KC; B: K x NC, capped at 4 MiB unless
+// K alone needs more), so the many small per-head products allocate nothing after their first call.
 //
 // Kernel choice: the best the CPU runs, or HIPT_GEMM_KERNEL=avx512|avx2|scalar. Forcing a kernel
 // this CPU cannot run (or an unknown name) makes every sgemm call throw hipt::Error saying so:
@@ -168,43 +168,100 @@ int64_t balanced_block(int64_t total, int64_t max, int64_t multiple) {
   return std::min(max, round_up(ceil_div(total, ceil_div(total, max)), multiple));
 }
 
-// C[M, N] = alpha * op(A) · op(B) + beta * C on this thread; A, B point at op()(0, 0).
-void sgemm_blocked(const SgemmKernel& kr, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
-                   const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+// One sgemm call: C[M, N] = alpha * op(A) · op(B) + beta * C; A, B point at op()(0, 0).
+struct Problem {
+  bool ta, tb;
+  int64_t M, N, K;
+  float alpha;
+  const float* A;
+  int64_t lda;
+  const float* B;
+  int64_t ldb;
+  float beta;
+  float* C;
+  int64_t ldc;
+  const float* a_at(int64_t i, int64_t p) const { return ta ? A + p * lda + i : A + i * lda + p; }  // &op(A)(i, p)
+  const float* b_at(int64_t p, int64_t j) const { return tb ? B + j * ldb + p : B + p * ldb + j; }  // &op(B)(p, j)
+};
+
+// How the call is cut into work items: J column blocks (NC wide) x R row blocks (a row block is
+// a run of MR-row panels), numbered column-block-major.
+struct Plan {
+  int64_t KC, NC, J, R, P;  // P: MR-row panels in M
+  int64_t items() const { return J * R; }
+};
+
+// A thread packs all of op(B)[:, block] (every K block) the first time it takes an item in that
+// column block, so the row items of one column block reuse it; capped so that K x NC stays a few
+// MiB of L3 per thread.
+constexpr int64_t kBBlockFloats = int64_t(1) << 20;
+
+Plan make_plan(const SgemmKernel& kr, const Problem& g, int threads) {
+  Plan pl;
+  const int64_t MR = kr.mr, NR = kr.nr, Q = ceil_div(g.N, NR);
+  pl.P = ceil_div(g.M, MR);
+  pl.KC = balanced_block(g.K, kr.kc, 8);
+  const int64_t nc_cap = std::max<int64_t>(NR, std::min<int64_t>(kr.nc, kBBlockFloats / g.K / NR * NR));
+  pl.J = ceil_div(g.N, nc_cap);
+  pl.R = ceil_div(g.M, kr.mc);
+  if (threads > 1) {
+    // Rows are the cheap way to split (each thread packs only its own A rows), so use them while
+    // there are enough; equal item counts per thread keep a quiet machine balanced, and the
+    // shared counter lets a thread that got descheduled fall behind without holding up the rest.
+    if (pl.P >= 2 * threads)
+      pl.R = std::min(pl.P, round_up(pl.R, threads));
+    else
+      pl.J = std::min(Q, round_up(pl.J, threads));  // a few rows, wide: split the columns
+  }
+  pl.NC = ceil_div(Q, pl.J) * NR;
+  pl.J = ceil_div(g.N, pl.NC);
+  return pl;
+}
+
+// Runs work items until the shared counter runs out. Per item: for each K block, pack the item's
+// A rows (MC x KC, stays in L2) and sweep the B block's NR-wide panels (KC x NR, stays in L1 while
+// the MR-row panels of A pass under it).
+void run_items(const SgemmKernel& kr, const Problem& g, const Plan& pl, std::atomic<int64_t>& next) {
   const int MR = kr.mr, NR = kr.nr;
-  const int64_t KC = balanced_block(K, kr.kc, 8), MC = balanced_block(M, kr.mc, MR),
-                NC = balanced_block(N, kr.nc, NR);
-  float* bpack = t_bpack.get(KC * NC);
-  float* apack = t_apack.get(MC * KC);
+  const int64_t rows_max = ceil_div(pl.P, pl.R) * MR;
+  float* bpack = t_bpack.get(g.K * pl.NC);
+  float* apack = t_apack.get(rows_max * pl.KC);
   alignas(64) float edge[kMaxTile];
-  for (int64_t jc = 0; jc < N; jc += NC) {
-    const int64_t nc = std::min(NC, N - jc);
-    for (int64_t pc = 0; pc < K; pc += KC) {
-      const int64_t kc = std::min(KC, K - pc);
-      const float beta_p = pc == 0 ? beta : 1.f;
-      kr.pack_b(bpack, tb ? B + jc * ldb + pc : B + pc * ldb + jc, ldb, tb, kc, nc);
-      for (int64_t ic = 0; ic < M; ic += MC) {
-        const int64_t mc = std::min(MC, M - ic);
-        kr.pack_a(apack, ta ? A + pc * lda + ic : A + ic * lda + pc, lda, ta, mc, kc);
-        for (int64_t jr = 0; jr < nc; jr += NR) {
-          const int64_t nr = std::min<int64_t>(NR, nc - jr);
-          const float* bp = bpack + jr * kc;  // panel jr/NR starts at (jr/NR) * kc * NR
-          for (int64_t ir = 0; ir < mc; ir += MR) {
-            const int64_t mr = std::min<int64_t>(MR, mc - ir);
-            const float* ap = apack + ir * kc;
-            float* c = C + (ic + ir) * ldc + jc + jr;
-            if (mr == MR && nr == NR) {
-              kr.micro(kc, ap, bp, c, ldc, alpha, beta_p);
-              continue;
-            }
-            // Edge tile: the kernel always writes a full tile, so let it write scratch.
-            kr.micro(kc, ap, bp, edge, NR, alpha, 0.f);
-            for (int64_t i = 0; i < mr; ++i)
-              for (int64_t j = 0; j < nr; ++j) {
-                float* cij = c + i * ldc + j;
-                *cij = beta_p == 0.f ? edge[i * NR + j] : edge[i * NR + j] + beta_p * *cij;
-              }
+  int64_t packed_jc = -1;
+  for (int64_t item = next.fetch_add(1, std::memory_order_relaxed); item < pl.items();
+       item = next.fetch_add(1, std::memory_order_relaxed)) {
+    const int64_t jb = item / pl.R, rb = item % pl.R;
+    const int64_t jc = jb * pl.NC, nc = std::min(pl.NC, g.N - jc);
+    const int64_t ncb = round_up(nc, NR);  // packed width of this column block
+    const int64_t i0 = rb * pl.P / pl.R * MR, i1 = std::min(g.M, (rb + 1) * pl.P / pl.R * MR);
+    if (i1 <= i0) continue;
+    if (jb != packed_jc) {  // K block pc starts at bpack + pc * ncb
+      for (int64_t pc = 0; pc < g.K; pc += pl.KC)
+        kr.pack_b(bpack + pc * ncb, g.b_at(pc, jc), g.ldb, g.tb, std::min(pl.KC, g.K - pc), nc);
+      packed_jc = jb;
+    }
+    for (int64_t pc = 0; pc < g.K; pc += pl.KC) {
+      const int64_t kc = std::min(pl.KC, g.K - pc);
+      const float beta = pc == 0 ? g.beta : 1.f;  // later K blocks accumulate onto the first
+      kr.pack_a(apack, g.a_at(i0, pc), g.lda, g.ta, i1 - i0, kc);
+      for (int64_t jr = 0; jr < nc; jr += NR) {
+        const int64_t nr = std::min<int64_t>(NR, nc - jr);
+        const float* bp = bpack + pc * ncb + jr * kc;  // panel jr/NR of the block: (jr/NR) * kc * NR
+        for (int64_t ir = 0; ir < i1 - i0; ir += MR) {
+          const int64_t mr = std::min<int64_t>(MR, i1 - i0 - ir);
+          const float* ap = apack + ir * kc;
+          float* c = g.C + (i0 + ir) * g.ldc + jc + jr;
+          if (mr == MR && nr == NR) {
+            kr.micro(kc, ap, bp, c, g.ldc, g.alpha, beta);
+            continue;
           }
+          // Edge tile: the kernel always writes a full tile, so let it write scratch.
+          kr.micro(kc, ap, bp, edge, NR, g.alpha, 0.f);
+          for (int64_t i = 0; i < mr; ++i)
+            for (int64_t j = 0; j < nr; ++j) {
+              float* cij = c + i * g.ldc + j;
+              *cij = beta == 0.f ? edge[i * NR + j] : edge[i * NR + j] + beta * *cij;
+            }
         }
       }
     }
@@ -252,30 +309,11 @@ void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const
 
   int threads = in_parallel_region() ? 1 : num_threads();
   if (M * N * K < kMinParallelWork) threads = 1;
-  if (threads == 1) return sgemm_blocked(kr, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-
-  // Grid tm x tn = threads: minimise the slowest thread's tile work plus what it packs
-  // (A rows x K and B cols x K; a packed element costs about as much as 16 multiply-adds).
-  const int64_t mp = ceil_div(M, kr.mr), np = ceil_div(N, kr.nr);
-  int tm = 1;
-  double best = -1;
-  for (int t = 1; t <= threads; ++t) {
-    if (threads % t) continue;
-    const double rows = double(ceil_div(mp, t) * kr.mr), cols = double(ceil_div(np, threads / t) * kr.nr);
-    const double cost = rows * cols * double(K) + 16.0 * double(K) * (rows + cols);
-    if (best < 0 || cost < best) best = cost, tm = t;
-  }
-  const int tn = threads / tm;
-  const int64_t rows = ceil_div(mp, tm) * kr.mr, cols = ceil_div(np, tn) * kr.nr;
-  parallel_for(0, threads, 1, [&](int64_t lo, int64_t hi) {
-    for (int64_t t = lo; t < hi; ++t) {
-      const int64_t i0 = (t / tn) * rows, j0 = (t % tn) * cols;
-      const int64_t m = std::min(rows, M - i0), n = std::min(cols, N - j0);
-      if (m <= 0 || n <= 0) continue;
-      sgemm_blocked(kr, ta, tb, m, n, K, alpha, ta ? A + i0 : A + i0 * lda, lda, tb ? B + j0 * ldb : B + j0, ldb,
-                    beta, C + i0 * ldc + j0, ldc);
-    }
-  });
+  const Problem g{ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc};
+  const Plan pl = make_plan(kr, g, threads);
+  std::atomic<int64_t> next{0};
+  if (threads == 1 || pl.items() == 1) return run_items(kr, g, pl, next);
+  parallel_for(0, threads, 1, [&](int64_t, int64_t) { run_items(kr, g, pl, next); });
 }
 
 void dgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64_t lda,
