@@ -92,6 +92,15 @@ void pack_a(float* dst, const float* a, int64_t lda, bool trans, int64_t m, int6
   for (int64_t i0 = 0; i0 < m; i0 += MR, dst += k * MR) {
     const int64_t mr = m - i0 < MR ? m - i0 : MR;
     if (trans) {  // op(A)(i, p) = a[p * lda + i]: each k step is a short contiguous row
+      if (mr == MR) {
+        for (int64_t p = 0; p < k; ++p) {
+          const float* s = a + p * lda + i0;
+          _mm_storeu_ps(dst + p * MR, _mm_loadu_ps(s));
+          _mm_storel_pi(reinterpret_cast<__m64*>(dst + p * MR + 4),
+                        _mm_loadl_pi(_mm_setzero_ps(), reinterpret_cast<const __m64*>(s + 4)));
+        }
+        continue;
+      }
       for (int64_t p = 0; p < k; ++p)
         for (int i = 0; i < MR; ++i) dst[p * MR + i] = i < mr ? a[p * lda + i0 + i] : 0.f;
       continue;
