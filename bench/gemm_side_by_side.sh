@@ -46,8 +46,13 @@ import glob, json, os, re, sys
 best, label, shapes, runs = {}, {}, [], {}
 for path in sorted(glob.glob(os.path.join(sys.argv[1], "*.json"))):
     lib, t = os.path.basename(path).split("_")[:2]
+    try:
+        data = json.load(open(path))
+    except ValueError:  # a run still being written, or one that was killed
+        print(f"skipping unreadable {path}", file=sys.stderr)
+        continue
     runs[(lib, t)] = runs.get((lib, t), 0) + 1
-    for b in json.load(open(path))["benchmarks"]:
+    for b in data["benchmarks"]:
         if b.get("run_type", "iteration") != "iteration":
             continue
         m = re.match(r"gemm/([^/]+)/([^/]+)/threads:(\d+)", b["name"])
