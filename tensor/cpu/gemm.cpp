@@ -1,12 +1,284 @@
-// Placeholder GEMM: correct, simple, slow. Replaced by the packed kernels.
+// SGEMM driver: BLIS-style packing and cache blocking around a register-tile micro-kernel.
+//
+//   for each work item (column block jc of NC, row block ic of about MC), claimed from a counter:
+//     pack op(B)[:, jc] for every K block, unless this thread already has it   B block, L3
+//     for pc in K by KC:                 (the first K block applies beta, later ones accumulate)
+//       pack op(A)[ic, pc] into MR-tall k-major panels                          A block, L2
+//       for jr in NC by NR:              B micro-panel [KC x NR] stays in L1 across the ir loop
+//         for ir in MC by MR:            micro-kernel: C[MR x NR] tile in registers
+//
+// All four transpose cases are handled by the packing routines, never by copying a transposed
+// operand. MR/NR/MC/KC/NC belong to the micro-kernel (gemm_avx2.cpp, gemm_avx512.cpp, the
+// portable one below) because they follow from its register count and the caches it was tuned
+// for; each file says why it picked its numbers. Blocks are balanced (K = 384 with KC = 256 is
+// two blocks of 192, not 256 + 128) so no pass runs on a sliver.
+//
+// Threads: one parallel_for of num_threads() chunks, each running the item loop above until a
+// shared atomic counter runs out; no barriers. Items are row blocks (an equal number per thread,
+// so a quiet machine splits evenly, while a thread the OS descheduled simply takes fewer), or
+// column blocks when M is only a few tiles tall. Each thread packs the B blocks it needs itself:
+// with row items that repeats K*N element copies per thread against (M/threads)*N*K FMAs, about
+// 1% on the ViT shapes, and buys freedom from any barrier between packing and computing.
+// Nested calls (matmul's per-head parallel_for) and small products run serially.
+//
+// Packing buffers are thread_local and only grow (A: MC x KC; B: K x NC, capped at 4 MiB unless
+// K alone needs more), so the many small per-head products allocate nothing after their first call.
+//
+// Kernel choice: the best the CPU runs, or HIPT_GEMM_KERNEL=avx512|avx2|scalar. Forcing a kernel
+// this CPU cannot run (or an unknown name) makes every sgemm call throw hipt::Error saying so:
+// silently running another kernel would make a benchmark or test report the wrong thing.
 #include "tensor/cpu/gemm.h"
 
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <string>
 #include <vector>
 
+#include "tensor/cpu/cpu_features.h"
+#include "tensor/cpu/gemm_kernels.h"
+#include "tensor/error.h"
 #include "tensor/parallel.h"
 
 namespace hipt::cpu {
 namespace {
+
+using gemm_detail::SgemmKernel;
+
+constexpr int kMaxTile = 16 * 32;  // largest MR * NR of any kernel: the edge-tile scratch size
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
+
+// ------------------------------------------------------------------ portable kernel and packing
+
+constexpr int kScalarMR = 6, kScalarNR = 16;
+
+// c[6, 16] (row stride ldc) = alpha * ap[k, 6]ᵀ · bp[k, 16] + beta * c
+// Plain C++ for CPUs without AVX2 and as the tests' second opinion; the compiler may still
+// vectorise it with the baseline SSE2.
+void micro_scalar(int64_t k, const float* ap, const float* bp, float* c, int64_t ldc, float alpha, float beta) {
+  float acc[kScalarMR][kScalarNR] = {};
+  for (int64_t p = 0; p < k; ++p, ap += kScalarMR, bp += kScalarNR)
+    for (int i = 0; i < kScalarMR; ++i)
+      for (int j = 0; j < kScalarNR; ++j) acc[i][j] += ap[i] * bp[j];
+  for (int i = 0; i < kScalarMR; ++i)
+    for (int j = 0; j < kScalarNR; ++j) {
+      float* cij = c + i * ldc + j;
+      *cij = beta == 0.f ? alpha * acc[i][j] : alpha * acc[i][j] + beta * *cij;
+    }
+}
+
+// dst[ceil(m/MR) panels of k x MR] = op(A) rows [0, m), zero-padded (layout in gemm_kernels.h).
+template <int MR>
+void pack_a_portable(float* dst, const float* a, int64_t lda, bool trans, int64_t m, int64_t k) {
+  for (int64_t i0 = 0; i0 < m; i0 += MR, dst += k * MR) {
+    const int64_t mr = std::min<int64_t>(MR, m - i0);
+    for (int64_t p = 0; p < k; ++p)
+      for (int i = 0; i < MR; ++i)
+        dst[p * MR + i] = i >= mr ? 0.f : trans ? a[p * lda + i0 + i] : a[(i0 + i) * lda + p];
+  }
+}
+
+// dst[ceil(n/NR) panels of k x NR] = op(B) cols [0, n), zero-padded.
+template <int NR>
+void pack_b_portable(float* dst, const float* b, int64_t ldb, bool trans, int64_t k, int64_t n) {
+  for (int64_t j0 = 0; j0 < n; j0 += NR, dst += k * NR) {
+    const int64_t nr = std::min<int64_t>(NR, n - j0);
+    for (int64_t p = 0; p < k; ++p)
+      for (int j = 0; j < NR; ++j)
+        dst[p * NR + j] = j >= nr ? 0.f : trans ? b[(j0 + j) * ldb + p] : b[p * ldb + j0 + j];
+  }
+}
+
+// The portable kernel's blocks assume nothing about the caches beyond "a few hundred KiB of L2".
+const SgemmKernel kScalar{"scalar", kScalarMR, kScalarNR, 96, 256, 4080, micro_scalar,
+                          pack_a_portable<kScalarMR>, pack_b_portable<kScalarNR>};
+
+// An ISA kernel with the portable packing filled in where it brings none of its own.
+SgemmKernel with_packing(const SgemmKernel& k) {
+  SgemmKernel r = k;
+  HIPT_CHECK(k.mr == 6 && (k.nr == 16 || k.nr == 32) && k.mr * k.nr <= kMaxTile,
+             "sgemm: kernel {} has an unsupported tile {}x{}", k.name, k.mr, k.nr);
+  if (!r.pack_a) r.pack_a = pack_a_portable<6>;
+  if (!r.pack_b) r.pack_b = k.nr == 16 ? pack_b_portable<16> : pack_b_portable<32>;
+  return r;
+}
+
+// ------------------------------------------------------------------ kernel choice
+
+const SgemmKernel* kernel_by_name(const std::string& name, const char* who) {
+  if (name == "scalar") return &kScalar;
+  if (name == "avx2") {
+    HIPT_CHECK(has_avx2_fma(), "{}: the avx2 GEMM kernel was asked for but this CPU lacks AVX2/FMA", who);
+    static const SgemmKernel k = with_packing(*gemm_detail::avx2_kernel());
+    return &k;
+  }
+  if (name == "avx512") {
+    HIPT_CHECK(has_avx512f(),
+               "{}: the avx512 GEMM kernel was asked for but this CPU lacks AVX-512 (F/DQ/BW/VL); best here is {}",
+               who, has_avx2_fma() ? "avx2" : "scalar");
+    static const SgemmKernel k = with_packing(*gemm_detail::avx512_kernel());
+    return &k;
+  }
+  throw Error(fmt::format("{}: unknown GEMM kernel '{}' (expected avx512, avx2 or scalar)", who, name));
+}
+
+// A throwing initialiser leaves the static unset, so a bad HIPT_GEMM_KERNEL fails every call.
+const SgemmKernel* default_kernel() {
+  static const SgemmKernel* k = [] {
+    if (const char* env = std::getenv("HIPT_GEMM_KERNEL"); env && *env)
+      return kernel_by_name(env, "HIPT_GEMM_KERNEL");
+    return kernel_by_name(simd_level(), "sgemm");
+  }();
+  return k;
+}
+
+std::atomic<const SgemmKernel*> g_forced{nullptr};
+
+const SgemmKernel& active_kernel() {
+  const SgemmKernel* f = g_forced.load(std::memory_order_acquire);
+  return f ? *f : *default_kernel();
+}
+
+// ------------------------------------------------------------------ blocked serial GEMM
+
+// Grow-only 64-byte-aligned scratch. thread_local: every pool thread (and every caller) keeps its
+// own, so concurrent sgemm calls never share packing space and repeat calls never allocate.
+struct Scratch {
+  float* p = nullptr;
+  size_t cap = 0;  // floats
+  ~Scratch() { std::free(p); }
+  float* get(int64_t n) {
+    if (static_cast<size_t>(n) > cap) {
+      std::free(p);
+      size_t bytes = static_cast<size_t>(round_up(n * int64_t(sizeof(float)), 64));
+      p = static_cast<float*>(std::aligned_alloc(64, bytes));
+      HIPT_CHECK(p, "sgemm: cannot allocate {} bytes of packing space", bytes);
+      cap = bytes / sizeof(float);
+    }
+    return p;
+  }
+};
+thread_local Scratch t_apack, t_bpack;
+
+// The block size <= max (a multiple of `multiple`) that cuts `total` into equal-ish blocks.
+int64_t balanced_block(int64_t total, int64_t max, int64_t multiple) {
+  return std::min(max, round_up(ceil_div(total, ceil_div(total, max)), multiple));
+}
+
+// One sgemm call: C[M, N] = alpha * op(A) · op(B) + beta * C; A, B point at op()(0, 0).
+struct Problem {
+  bool ta, tb;
+  int64_t M, N, K;
+  float alpha;
+  const float* A;
+  int64_t lda;
+  const float* B;
+  int64_t ldb;
+  float beta;
+  float* C;
+  int64_t ldc;
+  const float* a_at(int64_t i, int64_t p) const { return ta ? A + p * lda + i : A + i * lda + p; }  // &op(A)(i, p)
+  const float* b_at(int64_t p, int64_t j) const { return tb ? B + j * ldb + p : B + p * ldb + j; }  // &op(B)(p, j)
+};
+
+// How the call is cut into work items: J column blocks (NC wide) x R row blocks (a row block is
+// a run of MR-row panels), numbered column-block-major.
+struct Plan {
+  int64_t KC, NC, J, R, P;  // P: MR-row panels in M
+  int64_t items() const { return J * R; }
+};
+
+// A thread packs all of op(B)[:, block] (every K block) the first time it takes an item in that
+// column block, so the row items of one column block reuse it; capped so that K x NC stays a few
+// MiB of L3 per thread.
+constexpr int64_t kBBlockFloats = int64_t(1) << 20;
+
+Plan make_plan(const SgemmKernel& kr, const Problem& g, int threads) {
+  Plan pl;
+  const int64_t MR = kr.mr, NR = kr.nr, Q = ceil_div(g.N, NR);
+  pl.P = ceil_div(g.M, MR);
+  pl.KC = balanced_block(g.K, kr.kc, 8);
+  const int64_t nc_cap = std::max<int64_t>(NR, std::min<int64_t>(kr.nc, kBBlockFloats / g.K / NR * NR));
+  pl.J = ceil_div(g.N, nc_cap);
+  pl.R = ceil_div(g.M, kr.mc);
+  if (threads > 1) {
+    // Rows are the cheap way to split (each thread packs only its own A rows), so use them while
+    // there are enough; equal item counts per thread keep a quiet machine balanced, and the
+    // shared counter lets a thread that got descheduled fall behind without holding up the rest.
+    if (pl.P >= 2 * threads)
+      pl.R = std::min(pl.P, round_up(pl.R, threads));
+    else
+      pl.J = std::min(Q, round_up(pl.J, threads));  // a few rows, wide: split the columns
+  }
+  pl.NC = ceil_div(Q, pl.J) * NR;
+  pl.J = ceil_div(g.N, pl.NC);
+  return pl;
+}
+
+// Runs work items until the shared counter runs out. Per item: for each K block, pack the item's
+// A rows (MC x KC, stays in L2) and sweep the B block's NR-wide panels (KC x NR, stays in L1 while
+// the MR-row panels of A pass under it).
+void run_items(const SgemmKernel& kr, const Problem& g, const Plan& pl, std::atomic<int64_t>& next) {
+  const int MR = kr.mr, NR = kr.nr;
+  const int64_t rows_max = ceil_div(pl.P, pl.R) * MR;
+  float* bpack = t_bpack.get(g.K * pl.NC);
+  float* apack = t_apack.get(rows_max * pl.KC);
+  alignas(64) float edge[kMaxTile];
+  int64_t packed_jc = -1;
+  for (int64_t item = next.fetch_add(1, std::memory_order_relaxed); item < pl.items();
+       item = next.fetch_add(1, std::memory_order_relaxed)) {
+    const int64_t jb = item / pl.R, rb = item % pl.R;
+    const int64_t jc = jb * pl.NC, nc = std::min(pl.NC, g.N - jc);
+    const int64_t ncb = round_up(nc, NR);  // packed width of this column block
+    const int64_t i0 = rb * pl.P / pl.R * MR, i1 = std::min(g.M, (rb + 1) * pl.P / pl.R * MR);
+    if (i1 <= i0) continue;
+    if (jb != packed_jc) {  // K block pc starts at bpack + pc * ncb
+      for (int64_t pc = 0; pc < g.K; pc += pl.KC)
+        kr.pack_b(bpack + pc * ncb, g.b_at(pc, jc), g.ldb, g.tb, std::min(pl.KC, g.K - pc), nc);
+      packed_jc = jb;
+    }
+    for (int64_t pc = 0; pc < g.K; pc += pl.KC) {
+      const int64_t kc = std::min(pl.KC, g.K - pc);
+      const float beta = pc == 0 ? g.beta : 1.f;  // later K blocks accumulate onto the first
+      kr.pack_a(apack, g.a_at(i0, pc), g.lda, g.ta, i1 - i0, kc);
+      for (int64_t jr = 0; jr < nc; jr += NR) {
+        const int64_t nr = std::min<int64_t>(NR, nc - jr);
+        const float* bp = bpack + pc * ncb + jr * kc;  // panel jr/NR of the block: (jr/NR) * kc * NR
+        for (int64_t ir = 0; ir < i1 - i0; ir += MR) {
+          const int64_t mr = std::min<int64_t>(MR, i1 - i0 - ir);
+          const float* ap = apack + ir * kc;
+          float* c = g.C + (i0 + ir) * g.ldc + jc + jr;
+          if (mr == MR && nr == NR) {
+            kr.micro(kc, ap, bp, c, g.ldc, g.alpha, beta);
+            continue;
+          }
+          // Edge tile: the kernel always writes a full tile, so let it write scratch.
+          kr.micro(kc, ap, bp, edge, NR, g.alpha, 0.f);
+          for (int64_t i = 0; i < mr; ++i)
+            for (int64_t j = 0; j < nr; ++j) {
+              float* cij = c + i * g.ldc + j;
+              *cij = beta == 0.f ? edge[i * NR + j] : edge[i * NR + j] + beta * *cij;
+            }
+        }
+      }
+    }
+  }
+}
+
+// Below this many multiply-adds one core finishes in roughly the time a pool wake-up takes.
+constexpr int64_t kMinParallelWork = int64_t(1) << 21;
+
+// C = beta * C (alpha == 0 or K == 0): beta == 0 writes zeros without reading C.
+void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.f ? 0.f : beta * C[i * ldc + j];
+}
+
+// ------------------------------------------------------------------ f64: plain loops
+
 template <class T>
 void gemm_plain(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, const T* B,
                 int64_t ldb, T beta, T* C, int64_t ldc) {
@@ -25,11 +297,23 @@ void gemm_plain(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, cons
     }
   });
 }
+
 }  // namespace
 
 void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
            int64_t ldb, float beta, float* C, int64_t ldc) {
-  gemm_plain<float>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  HIPT_CHECK(M >= 0 && N >= 0 && K >= 0, "sgemm: negative size M={} N={} K={}", M, N, K);
+  const SgemmKernel& kr = active_kernel();  // first, so a bad HIPT_GEMM_KERNEL fails even on empty calls
+  if (M == 0 || N == 0) return;
+  if (K == 0 || alpha == 0.f) return scale_c(M, N, beta, C, ldc);
+
+  int threads = in_parallel_region() ? 1 : num_threads();
+  if (M * N * K < kMinParallelWork) threads = 1;
+  const Problem g{ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc};
+  const Plan pl = make_plan(kr, g, threads);
+  std::atomic<int64_t> next{0};
+  if (threads == 1 || pl.items() == 1) return run_items(kr, g, pl, next);
+  parallel_for(0, threads, 1, [&](int64_t, int64_t) { run_items(kr, g, pl, next); });
 }
 
 void dgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64_t lda,
@@ -37,6 +321,15 @@ void dgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, cons
   gemm_plain<double>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
-const char* gemm_kernel_name() { return "scalar"; }
+const char* gemm_kernel_name() { return active_kernel().name; }
+
+bool gemm_kernel_supported(const char* name) {
+  const std::string n = name ? name : "";
+  return n == "scalar" || (n == "avx2" && has_avx2_fma()) || (n == "avx512" && has_avx512f());
+}
+
+void set_gemm_kernel_for_testing(const char* name) {
+  g_forced.store(name ? kernel_by_name(name, "set_gemm_kernel_for_testing") : nullptr, std::memory_order_release);
+}
 
 }  // namespace hipt::cpu
