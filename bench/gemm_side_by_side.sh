@@ -16,7 +16,7 @@ REPS=${REPS:-3}
 MIN_TIME=${MIN_TIME:-0.3}
 FILTER=${FILTER:-.}
 THREADS=${THREADS:-"1 2"}
-[ -x "$BIN/bench_gemm" ] || { echo "no $BIN/bench_gemm: cmake --build build --target bench_gemm" >&2; exit 1; }
+[ -x "$BIN/bench_gemm" ] || { echo "error: no $BIN/bench_gemm: run cmake --build build --target bench_gemm" >&2; exit 1; }
 have_blas=0
 [ -x "$BIN/bench_gemm_openblas" ] && have_blas=1
 [ $have_blas = 1 ] || echo "note: no $BIN/bench_gemm_openblas (OpenBLAS not found at configure time): hipt only" >&2
