@@ -10,7 +10,7 @@ cuda_flag=()
 [[ -x /usr/local/cuda/bin/nvcc ]] && cuda_flag=(-DCMAKE_CUDA_COMPILER=/usr/local/cuda/bin/nvcc)
 
 echo "== release build"
-cmake -S . -B build -G Ninja "${cuda_flag[@]}" >/dev/null
+cmake -S . -B build -G Ninja -DHIPT_WERROR=ON "${cuda_flag[@]}" >/dev/null
 cmake --build build -j "$jobs"
 (cd build && ctest --output-on-failure -j "$jobs")
 
