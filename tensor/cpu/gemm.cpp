@@ -1,11 +1,11 @@
 // SGEMM driver: BLIS-style packing and cache blocking around a register-tile micro-kernel.
 //
-//   for each work item (column block jc of NC, row block ic of about MC), claimed from a counter:
-//     pack op(B)[:, jc] for every K block, unless this thread already has it   B block, L3
+//   for each claim (a run of MR-row panels inside column block jc of NC), taken from a counter:
+//     make sure op(B)[:, jc] is packed for every K block (once per call, shared; see Threads) B, L3
 //     for pc in K by KC:                 (the first K block applies beta, later ones accumulate)
-//       pack op(A)[ic, pc] into MR-tall k-major panels                          A block, L2
+//       pack op(A)[claimed rows, pc] into MR-tall k-major panels (at most MC rows)  A block, L2
 //       for jr in NC by NR:              B micro-panel [KC x NR] stays in L1 across the ir loop
-//         for ir in MC by MR:            micro-kernel: C[MR x NR] tile in registers
+//         for ir in rows by MR:          micro-kernel: C[MR x NR] tile in registers
 //
 // All four transpose cases are handled by the packing routines, never by copying a transposed
 // operand. MR/NR/MC/KC/NC belong to the micro-kernel (gemm_avx2.cpp, gemm_avx512.cpp, the
@@ -13,16 +13,24 @@
 // for; each file says why it picked its numbers. Blocks are balanced (K = 384 with KC = 256 is
 // two blocks of 192, not 256 + 128) so no pass runs on a sliver.
 //
-// Threads: one parallel_for of num_threads() chunks, each running the item loop above until a
-// shared atomic counter runs out; no barriers. Items are row blocks (an equal number per thread,
-// so a quiet machine splits evenly, while a thread the OS descheduled simply takes fewer), or
-// column blocks when M is only a few tiles tall. Each thread packs the B blocks it needs itself:
-// with row items that repeats K*N element copies per thread against (M/threads)*N*K FMAs, about
-// 1% on the ViT shapes, and buys freedom from any barrier between packing and computing.
-// Nested calls (matmul's per-head parallel_for) and small products run serially.
+// Threads: one parallel_for of num_threads() chunks; each thread claims runs of row panels from
+// one shared atomic counter (column-block-major) until it runs out. Two things make 2 threads
+// scale (measured on the 2-vCPU Zen 3 VM, docs/performance.md):
+//  - B is packed once per call, not once per thread. Packing op(B) (an 8x8-transposing gather
+//    for NT) took 2-3% of each thread's time on fc1 when every thread packed its own copy, and
+//    the copies doubled the L3 footprint. Now the packed K x N lives in the caller's scratch
+//    (the caller waits in parallel_for, so it outlives every worker); the first thread(s) to
+//    reach a column block split its packing into column chunks claimed from a per-block counter,
+//    and each waits only for the last chunk someone else is packing (spin, then yield). A late
+//    worker (a pool wake-up is 25-80 us here) finds B packed and just computes.
+//  - Claims are guided: at most MC rows, but at most 1/(2*threads) of what is left and at
+//    least 4 panels (24 rows), so the threads finish within a small claim of each other. Equal
+//    MC-row items left up to one item (~6% of the run) of tail when one core ran slower.
+// Few rows (M under 2 * threads panels): the column blocks are split instead. Nested calls
+// (matmul's per-head parallel_for) and small products run serially, packing B per column block
+// into the thread's own scratch (K x NC, capped at 4 MiB unless K alone needs more).
 //
-// Packing buffers are thread_local and only grow (A: MC x KC; B: K x NC, capped at 4 MiB unless
-// K alone needs more), so the many small per-head products allocate nothing after their first call.
+// Packing buffers are thread_local and only grow (A: MC x KC; B: K x NC serial, K x N shared), so the many small per-head products allocate nothing after their first call.
 //
 // Kernel choice: the best the CPU runs, or HIPT_GEMM_KERNEL=avx512|avx2|scalar. Forcing a kernel
 // this CPU cannot run (or an unknown name) makes every sgemm call throw hipt::Error saying so:
