@@ -1,4 +1,6 @@
 // ops::matmul vs a double-precision reference: batch broadcasting, transpose flags, views.
+#include <thread>
+
 #include "testing.h"
 
 using namespace hipt;
@@ -83,4 +85,20 @@ TEST(Matmul, Errors) {
   expect_error([&] { ops::matmul(ops::zeros({3}), b); }, {"matmul", "at least 2 dims", "[3]"});
   expect_error([&] { ops::matmul(ops::zeros({2, 2, 3}), ops::zeros({3, 3, 4})); }, {"matmul", "do not broadcast"});
   expect_error([&] { ops::matmul(a, ops::zeros({3, 2}, DType::F64)); }, {"matmul", "dtype mismatch"});
+}
+
+TEST(Matmul, ConcurrentCallersGetTheirOwnResults) {
+  // Several outside threads share the pool and the GEMM's packing machinery.
+  Tensor a = random_tensor({300, 200}, DType::F32, 11), b = random_tensor({200, 150}, DType::F32, 12);
+  std::vector<float> want = ops::to_vector<float>(ops::matmul(a, b));
+  std::vector<std::thread> callers;
+  std::vector<int> same(4, 0);
+  for (int t = 0; t < 4; ++t)
+    callers.emplace_back([&, t] {
+      int ok = 1;
+      for (int rep = 0; rep < 5; ++rep) ok &= ops::to_vector<float>(ops::matmul(a, b)) == want;
+      same[t] = ok;
+    });
+  for (auto& c : callers) c.join();
+  EXPECT_EQ(same, (std::vector<int>{1, 1, 1, 1}));
 }
