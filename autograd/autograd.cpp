@@ -88,7 +88,7 @@ void backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
     seed = ops::ones_like(root);
   }
   HIPT_CHECK(seed.shape() == root.shape(), "backward: gradient {} does not match root {}", seed.str(), root.str());
-  NoGradGuard no_grad;  // backward rules use differentiable ops only through ops::, but be safe
+  NoGradGuard no_grad;  // a rule that calls a differentiable op must not grow the graph it walks
 
   const auto& meta = root.autograd_meta();
   if (!meta->grad_fn) {  // the root is itself a leaf

@@ -87,18 +87,7 @@ void micro_scalar(int64_t k, const float* ap, const float* bp, float* c, int64_t
     }
 }
 
-// dst[ceil(m/MR) panels of k x MR] = op(A) rows [0, m), zero-padded (layout in gemm_kernels.h).
-template <int MR>
-void pack_a_portable(float* dst, const float* a, int64_t lda, bool trans, int64_t m, int64_t k) {
-  for (int64_t i0 = 0; i0 < m; i0 += MR, dst += k * MR) {
-    const int64_t mr = std::min<int64_t>(MR, m - i0);
-    for (int64_t p = 0; p < k; ++p)
-      for (int i = 0; i < MR; ++i)
-        dst[p * MR + i] = i >= mr ? 0.f : trans ? a[p * lda + i0 + i] : a[(i0 + i) * lda + p];
-  }
-}
-
-// dst[ceil(n/NR) panels of k x NR] = op(B) cols [0, n), zero-padded.
+// dst[ceil(n/NR) panels of k x NR] = op(B) cols [0, n), zero-padded (layout in gemm_kernels.h).
 template <int NR>
 void pack_b_portable(float* dst, const float* b, int64_t ldb, bool trans, int64_t k, int64_t n) {
   for (int64_t j0 = 0; j0 < n; j0 += NR, dst += k * NR) {
@@ -107,6 +96,13 @@ void pack_b_portable(float* dst, const float* b, int64_t ldb, bool trans, int64_
       for (int j = 0; j < NR; ++j)
         dst[p * NR + j] = j >= nr ? 0.f : trans ? b[(j0 + j) * ldb + p] : b[p * ldb + j0 + j];
   }
+}
+
+// dst[ceil(m/MR) panels of k x MR] = op(A) rows [0, m): the rows of op(A) are the columns of
+// op(A)ᵀ, so this is B's packing with the transpose flag flipped.
+template <int MR>
+void pack_a_portable(float* dst, const float* a, int64_t lda, bool trans, int64_t m, int64_t k) {
+  pack_b_portable<MR>(dst, a, lda, !trans, k, m);
 }
 
 // The portable kernel's blocks assume nothing about the caches beyond "a few hundred KiB of L2".
