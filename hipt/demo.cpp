@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "hipt/commands.h"
-#include "hipt/output.h"
+#include "io/atomic_file.h"
 #include "hipt/progress.h"
 #include "hipt/spirals.h"
 

@@ -10,6 +10,10 @@ packages=(
   libfmt-dev                                   # the engine's only dependency besides the C++ library
   libcli11-dev                                 # the command line
   libopenblas-dev                              # the GEMM benchmark's side-by-side peer
+  pkg-config nlohmann-json3-dev                # io/: finding OpenJPEG; safetensors headers, JSON output
+  libtiff-dev libjpeg62-turbo-dev libopenjp2-7-dev   # io/: slides (TIFF, JPEG, Aperio JPEG 2000)
+  libpng-dev libzip-dev                        # io/: PNG images, PyTorch .pth checkpoints (zip)
+  libopenslide-dev libvips-tools               # tests and benchmarks only: reference slide readers
 )
 if [[ "${1:-}" == "--fixtures" ]]; then
   packages+=(python3-torch python3-numpy)

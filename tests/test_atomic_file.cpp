@@ -3,7 +3,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "hipt/output.h"
+#include "io/atomic_file.h"
 #include "testing.h"
 
 TEST(Output, WritesAtomicallyAndCreatesFolders) {

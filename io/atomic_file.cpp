@@ -1,4 +1,4 @@
-#include "hipt/output.h"
+#include "io/atomic_file.h"
 
 #include <unistd.h>
 
