@@ -1,0 +1,50 @@
+// Helpers for the slide tests: where the samples are, pixel digests, temp files.
+#pragma once
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "io/sha256.h"
+#include "io/slide.h"
+#include "tensor/ops.h"
+#include "testing.h"
+
+namespace hipt::testing {
+
+inline bool path_exists(const std::string& p) {
+  struct stat st;
+  return ::stat(p.c_str(), &st) == 0;
+}
+
+inline std::string sample(const std::string& name) { return std::string(HIPT_SAMPLES) + "/" + name; }
+
+// Skips the test (with a message) when ../shared/wsi-samples is not there.
+#define HIPT_REQUIRE_SAMPLES()                                                                     \
+  do {                                                                                             \
+    if (!::hipt::testing::path_exists(HIPT_SAMPLES)) GTEST_SKIP() << "no samples at " HIPT_SAMPLES; \
+  } while (0)
+
+// sha256[:16] of the tensor's bytes (u8, row-major), as SOURCES.md computes its digests.
+inline std::string digest16(const Tensor& t) {
+  Tensor c = ops::contiguous(t);
+  return io::sha256_hex(c.data<uint8_t>(), static_cast<size_t>(c.shape().numel())).substr(0, 16);
+}
+
+inline std::string temp_path(const std::string& name) { return ::testing::TempDir() + "/" + name; }
+
+inline void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+
+inline std::string read_bytes(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+}
+
+inline bool have_tool(const std::string& tool) {
+  return std::system(("command -v " + tool + " > /dev/null 2>&1").c_str()) == 0;
+}
+
+}  // namespace hipt::testing
