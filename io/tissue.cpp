@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "io/slide.h"
 #include "tensor/ops.h"
 
 namespace hipt::io {
@@ -505,6 +506,29 @@ Tensor read_region_at_target_mag(const RegionReader& read, int64_t x, int64_t y,
         dst[(oy * size + ox) * 3 + c] = static_cast<uint8_t>((sum + n / 2) / n);
       }
   return out;
+}
+
+// ---------------------------------------------------------------- on a Slide
+
+int default_segmentation_level(const Slide& slide) { return slide.best_level_for_downsample(64); }
+
+Segmentation segment_slide(const Slide& slide, int level, const TissueParams& params) {
+  if (level < 0) level = default_segmentation_level(slide);
+  HIPT_CHECK(level < slide.level_count(), "{}: segmentation level {} does not exist ({} levels)", slide.path(), level,
+             slide.level_count());
+  const SlideLevel& l0 = slide.level(0);
+  const SlideLevel& l = slide.level(level);
+  Tensor image = slide.read_region(0, 0, level, l.width, l.height);
+  return segment_tissue(image, static_cast<double>(l0.width) / static_cast<double>(l.width),
+                        static_cast<double>(l0.height) / static_cast<double>(l.height), params);
+}
+
+Tensor read_region_at_target_mag(const Slide& slide, int64_t x, int64_t y, double magnification, int64_t size,
+                                 bool white_background, double target_mag) {
+  RegionReader read = [&slide](int64_t rx, int64_t ry, int64_t w, int64_t h) {
+    return slide.read_region(rx, ry, 0, w, h);
+  };
+  return read_region_at_target_mag(read, x, y, magnification, size, white_background, target_mag);
 }
 
 }  // namespace hipt::io

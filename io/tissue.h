@@ -150,4 +150,19 @@ using RegionReader = std::function<Tensor(int64_t x, int64_t y, int64_t w, int64
 Tensor read_region_at_target_mag(const RegionReader& read, int64_t x, int64_t y, double magnification,
                                  int64_t size = 4096, bool white_background = false, double target_mag = 20);
 
+// ---------------------------------------------------------------- on a Slide
+
+class Slide;
+
+// CLAM's seg_level = -1: the level best_level_for_downsample(64) picks.
+int default_segmentation_level(const Slide& slide);
+
+// Reads the whole segmentation level (level < 0: the default one) and segments it, with CLAM's
+// downsamples (level-0 size / level size per axis).
+Segmentation segment_slide(const Slide& slide, int level, const TissueParams& params = {});
+
+// read_region_at_target_mag on level 0 of `slide`.
+Tensor read_region_at_target_mag(const Slide& slide, int64_t x, int64_t y, double magnification,
+                                 int64_t size = 4096, bool white_background = false, double target_mag = 20);
+
 }  // namespace hipt::io
