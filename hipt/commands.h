@@ -1,6 +1,8 @@
 // The subcommands of the hipt CLI, one function each (hipt/main.cpp parses the flags).
 #pragma once
 #include <cstdint>
+#include <optional>
+#include <string>
 
 namespace hipt {
 
@@ -11,5 +13,20 @@ struct DemoOptions {
   uint64_t seed = 0;
 };
 int run_demo(const DemoOptions& opts);
+
+// hipt tiles: tissue segmentation and the region grid of one slide (hipt/tiles_command.cpp).
+struct TilesOptions {
+  std::string slide, out_csv, mask_png, thumbnail_png;
+  int64_t size = 4096;                  // region side at the target magnification
+  std::optional<int64_t> step;          // at the target magnification; default: size
+  double target_mag = 20;
+  std::optional<double> magnification;  // the scan's; default from the slide's properties
+  double min_tissue = 0;
+  int seg_level = -1;                   // -1: best level for downsample 64 (CLAM)
+  bool otsu = false, no_padding = false;
+  int sthresh = 8, mthresh = 7, close = 4, max_n_holes = 8;
+  double a_t = 100, a_h = 16;
+};
+int run_tiles(const TilesOptions& opts);
 
 }  // namespace hipt

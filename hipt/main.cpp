@@ -20,6 +20,28 @@ int main(int argc, char** argv) {
   demo->add_option("--steps", demo_opts.steps, "Training steps")->check(CLI::PositiveNumber);
   demo->add_option("--seed", demo_opts.seed, "Random seed");
 
+  hipt::TilesOptions tiles_opts;
+  auto* tiles = app.add_subcommand(
+      "tiles", "Segment tissue (CLAM's method) and list the level-0 corners of the regions to read, as CSV");
+  tiles->add_option("slide", tiles_opts.slide, "Slide file (Aperio .svs or tiled TIFF)")->required();
+  tiles->add_option("--out", tiles_opts.out_csv, "CSV of region corners: header x,y, level-0 pixels")->required();
+  tiles->add_option("--mask", tiles_opts.mask_png, "Write the tissue mask (segmentation level) as PNG");
+  tiles->add_option("--thumbnail", tiles_opts.thumbnail_png, "Write the segmentation level with contours and regions drawn, as PNG");
+  tiles->add_option("--size", tiles_opts.size, "Region side in pixels at the target magnification")->check(CLI::PositiveNumber);
+  tiles->add_option("--step", tiles_opts.step, "Grid step at the target magnification (default: --size)")->check(CLI::PositiveNumber);
+  tiles->add_option("--target-mag", tiles_opts.target_mag, "Target magnification of the regions")->check(CLI::PositiveNumber);
+  tiles->add_option("--magnification", tiles_opts.magnification, "The scan's magnification (default: from openslide.mpp-x / objective-power)");
+  tiles->add_option("--min-tissue", tiles_opts.min_tissue, "Drop regions whose mask is less than this fraction tissue")->check(CLI::Range(0.0, 1.0));
+  tiles->add_option("--seg-level", tiles_opts.seg_level, "Segmentation level (-1: best for downsample 64, as CLAM)");
+  tiles->add_flag("--otsu", tiles_opts.otsu, "Otsu's threshold instead of --sthresh");
+  tiles->add_flag("--no-padding", tiles_opts.no_padding, "Keep regions inside the slide (CLAM use_padding=False)");
+  tiles->add_option("--sthresh", tiles_opts.sthresh, "Saturation threshold (CLAM sthresh)")->check(CLI::Range(0, 255));
+  tiles->add_option("--mthresh", tiles_opts.mthresh, "Median blur size, odd (CLAM mthresh)")->check(CLI::PositiveNumber);
+  tiles->add_option("--close", tiles_opts.close, "Closing kernel size, 0 for none (CLAM close)")->check(CLI::NonNegativeNumber);
+  tiles->add_option("--a-t", tiles_opts.a_t, "Min tissue area in 512x512 level-0 patches (CLAM a_t)")->check(CLI::NonNegativeNumber);
+  tiles->add_option("--a-h", tiles_opts.a_h, "Min hole area in 512x512 level-0 patches (CLAM a_h)")->check(CLI::NonNegativeNumber);
+  tiles->add_option("--max-n-holes", tiles_opts.max_n_holes, "Largest holes kept per contour (CLAM max_n_holes)")->check(CLI::NonNegativeNumber);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -36,6 +58,7 @@ int main(int argc, char** argv) {
   try {
     if (doctor->parsed()) return hipt::run_doctor();
     if (demo->parsed()) return hipt::run_demo(demo_opts);
+    if (tiles->parsed()) return hipt::run_tiles(tiles_opts);
     fmt::print("{}", app.help());
     return 0;
   } catch (const std::exception& e) {

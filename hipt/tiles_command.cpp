@@ -1,0 +1,96 @@
+// hipt tiles: CLAM-style tissue segmentation of one slide and the grid of regions HIPT reads
+// (io/tissue.h); writes the corners as CSV, optionally the mask and an annotated thumbnail, and
+// prints one JSON summary line.
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "hipt/commands.h"
+#include "io/atomic_file.h"
+#include "io/png.h"
+#include "io/slide.h"
+#include "io/tissue.h"
+#include "tensor/ops.h"
+
+namespace hipt {
+namespace {
+
+// The segmentation level in RGB with tissue contours (green), kept holes (blue) and the regions'
+// outlines (red) drawn one pixel wide.
+Tensor draw_thumbnail(const Tensor& rgba, const io::Segmentation& seg, const std::vector<io::Point>& regions,
+                      int64_t region_size) {
+  Tensor rgb = ops::clone(io::rgba_to_rgb(rgba, true));
+  const int64_t h = rgb.size(0), w = rgb.size(1);
+  uint8_t* p = rgb.data<uint8_t>();
+  auto put = [&](int64_t x, int64_t y, uint8_t r, uint8_t g, uint8_t b) {
+    if (x < 0 || y < 0 || x >= w || y >= h) return;
+    uint8_t* q = p + (y * w + x) * 3;
+    q[0] = r, q[1] = g, q[2] = b;
+  };
+  for (const io::TissueRegion& r : seg.regions) {
+    for (const io::Point& q : r.outer_seg) put(q.x, q.y, 0, 160, 0);
+    for (const io::Polygon& hole : r.holes_seg)
+      for (const io::Point& q : hole) put(q.x, q.y, 0, 0, 255);
+  }
+  for (const io::Point& c : regions) {
+    const int64_t x0 = static_cast<int64_t>(c.x / seg.downsample_x), y0 = static_cast<int64_t>(c.y / seg.downsample_y);
+    const int64_t x1 = static_cast<int64_t>((c.x + region_size) / seg.downsample_x) - 1;
+    const int64_t y1 = static_cast<int64_t>((c.y + region_size) / seg.downsample_y) - 1;
+    for (int64_t x = x0; x <= x1; ++x) put(x, y0, 220, 0, 0), put(x, y1, 220, 0, 0);
+    for (int64_t y = y0; y <= y1; ++y) put(x0, y, 220, 0, 0), put(x1, y, 220, 0, 0);
+  }
+  return rgb;
+}
+
+}  // namespace
+
+int run_tiles(const TilesOptions& o) {
+  std::unique_ptr<io::Slide> slide = io::Slide::open(o.slide);
+  const double mag = io::slide_magnification(slide->properties(), o.magnification, o.slide);
+  const int64_t region0 = io::level0_region_size(mag, o.size, o.target_mag);
+  const int64_t step0 = io::level0_region_size(mag, o.step.value_or(o.size), o.target_mag);
+
+  const int level = o.seg_level < 0 ? io::default_segmentation_level(*slide) : o.seg_level;
+  HIPT_CHECK(level < slide->level_count(), "{}: --seg-level {} does not exist (the slide has {} levels)", o.slide,
+             level, slide->level_count());
+  io::TissueParams tp;
+  tp.sthresh = o.sthresh, tp.mthresh = o.mthresh, tp.close = o.close, tp.use_otsu = o.otsu;
+  tp.a_t = o.a_t, tp.a_h = o.a_h, tp.max_n_holes = o.max_n_holes;
+  HIPT_CHECK(tp.mthresh % 2 == 1, "--mthresh must be odd, got {}", tp.mthresh);
+  const io::SlideLevel& l0 = slide->level(0);
+  const io::SlideLevel& lv = slide->level(level);
+  Tensor image = slide->read_region(0, 0, level, lv.width, lv.height);
+  io::Segmentation seg = io::segment_tissue(image, static_cast<double>(l0.width) / static_cast<double>(lv.width),
+                                            static_cast<double>(l0.height) / static_cast<double>(lv.height), tp);
+  io::GridParams gp;
+  gp.region_size = region0, gp.step = step0, gp.use_padding = !o.no_padding, gp.min_tissue = o.min_tissue;
+  std::vector<io::Point> regions = io::region_grid(seg, l0.width, l0.height, gp);
+
+  std::string csv = "x,y\n";
+  for (const io::Point& r : regions) csv += fmt::format("{},{}\n", r.x, r.y);
+  write_file_atomic(o.out_csv, csv);
+  if (!o.mask_png.empty()) io::write_png(o.mask_png, ops::unsqueeze(seg.mask, 2));
+  if (!o.thumbnail_png.empty()) io::write_png(o.thumbnail_png, draw_thumbnail(image, seg, regions, region0));
+
+  std::vector<uint8_t> mask = ops::to_vector<uint8_t>(seg.mask);
+  const double tissue = static_cast<double>(std::count_if(mask.begin(), mask.end(), [](uint8_t v) { return v != 0; })) /
+                        static_cast<double>(std::max<size_t>(mask.size(), 1));
+  nlohmann::json summary = {{"slide", o.slide},
+                            {"magnification", mag},
+                            {"target_magnification", o.target_mag},
+                            {"region_size_level0", region0},
+                            {"step_level0", step0},
+                            {"seg_level", level},
+                            {"seg_downsample", {seg.downsample_x, seg.downsample_y}},
+                            {"tissue_fraction", tissue},
+                            {"contours", seg.regions.size()},
+                            {"regions", regions.size()},
+                            {"csv", o.out_csv}};
+  if (o.otsu) summary["otsu_threshold"] = seg.otsu_level;
+  fmt::print("{}\n", summary.dump());
+  return 0;
+}
+
+}  // namespace hipt
