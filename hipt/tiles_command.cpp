@@ -52,18 +52,12 @@ int run_tiles(const TilesOptions& o) {
   const int64_t region0 = io::level0_region_size(mag, o.size, o.target_mag);
   const int64_t step0 = io::level0_region_size(mag, o.step.value_or(o.size), o.target_mag);
 
-  const int level = o.seg_level < 0 ? io::default_segmentation_level(*slide) : o.seg_level;
-  HIPT_CHECK(level < slide->level_count(), "{}: --seg-level {} does not exist (the slide has {} levels)", o.slide,
-             level, slide->level_count());
   io::TissueParams tp;
   tp.sthresh = o.sthresh, tp.mthresh = o.mthresh, tp.close = o.close, tp.use_otsu = o.otsu;
   tp.a_t = o.a_t, tp.a_h = o.a_h, tp.max_n_holes = o.max_n_holes;
-  HIPT_CHECK(tp.mthresh % 2 == 1, "--mthresh must be odd, got {}", tp.mthresh);
+  Tensor image;
+  io::Segmentation seg = io::segment_slide(*slide, o.seg_level, tp, &image);
   const io::SlideLevel& l0 = slide->level(0);
-  const io::SlideLevel& lv = slide->level(level);
-  Tensor image = slide->read_region(0, 0, level, lv.width, lv.height);
-  io::Segmentation seg = io::segment_tissue(image, static_cast<double>(l0.width) / static_cast<double>(lv.width),
-                                            static_cast<double>(l0.height) / static_cast<double>(lv.height), tp);
   io::GridParams gp;
   gp.region_size = region0, gp.step = step0, gp.use_padding = !o.no_padding, gp.min_tissue = o.min_tissue;
   std::vector<io::Point> regions = io::region_grid(seg, l0.width, l0.height, gp);
@@ -82,7 +76,7 @@ int run_tiles(const TilesOptions& o) {
                             {"target_magnification", o.target_mag},
                             {"region_size_level0", region0},
                             {"step_level0", step0},
-                            {"seg_level", level},
+                            {"seg_level", seg.level},
                             {"seg_downsample", {seg.downsample_x, seg.downsample_y}},
                             {"tissue_fraction", tissue},
                             {"contours", seg.regions.size()},

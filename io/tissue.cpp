@@ -512,15 +512,18 @@ Tensor read_region_at_target_mag(const RegionReader& read, int64_t x, int64_t y,
 
 int default_segmentation_level(const Slide& slide) { return slide.best_level_for_downsample(64); }
 
-Segmentation segment_slide(const Slide& slide, int level, const TissueParams& params) {
+Segmentation segment_slide(const Slide& slide, int level, const TissueParams& params, Tensor* level_image) {
   if (level < 0) level = default_segmentation_level(slide);
-  HIPT_CHECK(level < slide.level_count(), "{}: segmentation level {} does not exist ({} levels)", slide.path(), level,
-             slide.level_count());
+  HIPT_CHECK(level < slide.level_count(), "{}: segmentation level {} does not exist (the slide has {} levels)",
+             slide.path(), level, slide.level_count());
   const SlideLevel& l0 = slide.level(0);
   const SlideLevel& l = slide.level(level);
   Tensor image = slide.read_region(0, 0, level, l.width, l.height);
-  return segment_tissue(image, static_cast<double>(l0.width) / static_cast<double>(l.width),
-                        static_cast<double>(l0.height) / static_cast<double>(l.height), params);
+  Segmentation seg = segment_tissue(image, static_cast<double>(l0.width) / static_cast<double>(l.width),
+                                    static_cast<double>(l0.height) / static_cast<double>(l.height), params);
+  seg.level = level;
+  if (level_image) *level_image = image;
+  return seg;
 }
 
 Tensor read_region_at_target_mag(const Slide& slide, int64_t x, int64_t y, double magnification, int64_t size,

@@ -99,6 +99,7 @@ struct Segmentation {
   std::vector<TissueRegion> regions;  // in OpenCV's contour order (CLAM's)
   double downsample_x = 1, downsample_y = 1;  // level-0 size / segmentation-level size
   int otsu_level = -1;                        // the threshold used when use_otsu
+  int level = 0;                              // the slide level segmented (segment_slide)
 };
 
 // image: u8 [h, w, C], C in {3, 4} (RGBA: alpha ignored, as cv2.cvtColor RGB2HSV on the RGBA
@@ -158,8 +159,10 @@ class Slide;
 int default_segmentation_level(const Slide& slide);
 
 // Reads the whole segmentation level (level < 0: the default one) and segments it, with CLAM's
-// downsamples (level-0 size / level size per axis).
-Segmentation segment_slide(const Slide& slide, int level, const TissueParams& params = {});
+// downsamples (level-0 size / level size per axis). `level_image`, if given, receives the level's
+// RGBA pixels (for drawing on). Throws naming the slide when the level does not exist.
+Segmentation segment_slide(const Slide& slide, int level, const TissueParams& params = {},
+                           Tensor* level_image = nullptr);
 
 // read_region_at_target_mag on level 0 of `slide`.
 Tensor read_region_at_target_mag(const Slide& slide, int64_t x, int64_t y, double magnification,

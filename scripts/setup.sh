@@ -17,6 +17,7 @@ packages=(
 )
 if [[ "${1:-}" == "--fixtures" ]]; then
   packages+=(python3-torch python3-numpy)
+  packages+=(python3-opencv python3-openslide)   # scripts/make_tissue_fixture.py
 fi
 
 missing=()

@@ -102,8 +102,8 @@ TEST(TissueCli, BadArgumentsAreOneErrorLine) {
   struct Case {
     std::string args, says;
   } cases[] = {{ht::temp_path("no_such.svs") + " --out " + csv, "no_such.svs"},
-               {svs + " --out " + csv + " --seg-level 7", "--seg-level 7"},
-               {svs + " --out " + csv + " --mthresh 4", "--mthresh"},
+               {svs + " --out " + csv + " --seg-level 7", "segmentation level 7 does not exist"},
+               {svs + " --out " + csv + " --mthresh 4", "mthresh must be odd"},
                {svs + " --out " + csv + " --magnification 30", "whole multiple"},
                {svs + " --out " + ht::temp_path("hipt_tiles_file") + "/x.csv", "hipt_tiles_file"},
                {svs + " --out " + csv + " --min-tissue 2", "--min-tissue"},
