@@ -236,19 +236,23 @@ int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1)
 }  // namespace
 
 Tensor Slide::read_region(int64_t x, int64_t y, int level, int64_t w, int64_t h) const {
-  HIPT_CHECK(w >= 0 && h >= 0, "{}: read_region: negative size {}x{}", path(), w, h);
+  check_region(level, w, h);
   Tensor out = ops::empty({h, w, 4}, DType::U8);
   read_region_into(out.data<uint8_t>(), x, y, level, w, h);
   return out;
 }
 
-void Slide::read_region_into(uint8_t* rgba, int64_t x, int64_t y, int level, int64_t w, int64_t h) const {
+void Slide::check_region(int level, int64_t w, int64_t h) const {
   HIPT_CHECK(level >= 0 && level < level_count(), "{}: read_region: level {} is out of range (the slide has {} levels)",
              path(), level, level_count());
   HIPT_CHECK(w >= 0 && h >= 0, "{}: read_region: negative size {}x{}", path(), w, h);
   const int64_t max_px = impl_->opts.max_region_pixels;
   HIPT_CHECK(h == 0 || w <= max_px / h, "{}: read_region: {}x{} is over the {} pixel limit (SlideOptions::max_region_pixels)",
              path(), w, h, max_px);
+}
+
+void Slide::read_region_into(uint8_t* rgba, int64_t x, int64_t y, int level, int64_t w, int64_t h) const {
+  check_region(level, w, h);
   std::memset(rgba, 0, static_cast<size_t>(w * h * 4));
   if (w == 0 || h == 0) return;
   const SlideLevel& lv = impl_->levels[static_cast<size_t>(level)];

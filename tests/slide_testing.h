@@ -6,6 +6,7 @@
 #include <fstream>
 #include <string>
 
+#include "io/png.h"
 #include "io/sha256.h"
 #include "io/slide.h"
 #include "tensor/ops.h"
