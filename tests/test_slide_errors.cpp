@@ -209,3 +209,28 @@ TEST(SlideErrors, BadRegionArguments) {
   expect_error([&] { s->read_associated_image("label"); }, {path, "no associated image named 'label'"});
   EXPECT_EQ(s->read_region(0, 0, 0, 100, 10).shape(), hipt::Shape({10, 100, 4}));
 }
+
+TEST(SlideTiny, AperioMissingTileIsPaintedFromTheLevelAbove) {
+  TinyDir top = rgb_dir(32), low = rgb_dir(16);
+  top.description = "Aperio Image Library test";
+  low.tiles = {""};
+  auto s = Slide::open(write_tiny("aperio_missing.svs", {top, low}));
+  ASSERT_EQ(s->level_count(), 2);
+  auto r = s->read_region(0, 0, 1, 16, 16);
+  const uint8_t* p = r.data<uint8_t>();
+  for (int64_t y = 0; y < 16; ++y)
+    for (int64_t x = 0; x < 16; ++x) {
+      // Level 0 pixel (X, Y) is ((X % 16) * 16, (Y % 16) * 16, 200): the 2x2 box mean, in double.
+      double want_r = 0, want_g = 0;
+      for (int64_t dy = 0; dy < 2; ++dy)
+        for (int64_t dx = 0; dx < 2; ++dx) {
+          want_r += ((2 * x + dx) % 16) * 16 / 4.0;
+          want_g += ((2 * y + dy) % 16) * 16 / 4.0;
+        }
+      const uint8_t* px = p + (y * 16 + x) * 4;
+      EXPECT_NEAR(px[0], want_r, 0.5);
+      EXPECT_NEAR(px[1], want_g, 0.5);
+      EXPECT_EQ(px[2], 200);
+      EXPECT_EQ(px[3], 255);
+    }
+}
