@@ -14,6 +14,17 @@ struct DemoOptions {
 };
 int run_demo(const DemoOptions& opts);
 
+// hipt info SLIDE: one JSON object (vendor, level_count, levels, properties, associated_images).
+int run_slide_info(const std::string& path);
+
+struct ReadRegionOptions {
+  std::string slide, out;
+  int level = 0;
+  int64_t x = 0, y = 0, width = 0, height = 0;
+};
+// hipt read-region: an RGBA PNG of the region, written atomically.
+int run_read_region(const ReadRegionOptions& opts);
+
 // hipt tiles: tissue segmentation and the region grid of one slide (hipt/tiles_command.cpp).
 struct TilesOptions {
   std::string slide, out_csv, mask_png, thumbnail_png;

@@ -20,6 +20,20 @@ int main(int argc, char** argv) {
   demo->add_option("--steps", demo_opts.steps, "Training steps")->check(CLI::PositiveNumber);
   demo->add_option("--seed", demo_opts.seed, "Random seed");
 
+  std::string info_path;
+  auto* info = app.add_subcommand("info", "Print a slide's levels, properties and associated images as one JSON object");
+  info->add_option("slide", info_path, "Slide file (Aperio .svs or tiled TIFF)")->required();
+
+  hipt::ReadRegionOptions region_opts;
+  auto* region = app.add_subcommand("read-region", "Write a region of a slide as an RGBA PNG (x, y in level-0 pixels)");
+  region->add_option("slide", region_opts.slide, "Slide file (Aperio .svs or tiled TIFF)")->required();
+  region->add_option("--level", region_opts.level, "Pyramid level")->required();
+  region->add_option("--x", region_opts.x, "Left edge, level-0 pixels")->required();
+  region->add_option("--y", region_opts.y, "Top edge, level-0 pixels")->required();
+  region->add_option("--width", region_opts.width, "Width, level pixels")->required();
+  region->add_option("--height", region_opts.height, "Height, level pixels")->required();
+  region->add_option("--out", region_opts.out, "Output PNG")->required();
+
   hipt::TilesOptions tiles_opts;
   auto* tiles = app.add_subcommand(
       "tiles", "Segment tissue (CLAM's method) and list the level-0 corners of the regions to read, as CSV");
@@ -58,6 +72,8 @@ int main(int argc, char** argv) {
   try {
     if (doctor->parsed()) return hipt::run_doctor();
     if (demo->parsed()) return hipt::run_demo(demo_opts);
+    if (info->parsed()) return hipt::run_slide_info(info_path);
+    if (region->parsed()) return hipt::run_read_region(region_opts);
     if (tiles->parsed()) return hipt::run_tiles(tiles_opts);
     fmt::print("{}", app.help());
     return 0;

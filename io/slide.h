@@ -55,6 +55,7 @@ class Slide {
 
  private:
   explicit Slide(std::unique_ptr<SlideImpl> impl);
+  void check_region(int level, int64_t w, int64_t h) const;  // throws for a bad level, size or pixel count
   std::unique_ptr<SlideImpl> impl_;
 };
 

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <string>
 
+#include "io/png.h"
 #include "io/sha256.h"
 #include "io/slide.h"
 #include "tensor/ops.h"
@@ -45,6 +46,34 @@ inline std::string read_bytes(const std::string& path) {
 
 inline bool have_tool(const std::string& tool) {
   return std::system(("command -v " + tool + " > /dev/null 2>&1").c_str()) == 0;
+}
+
+}  // namespace hipt::testing
+
+namespace hipt::testing {
+
+// A 700x500 RGB test card (gradients and an XOR pattern, so tiles differ and edges are partial).
+inline Tensor test_card(int64_t w = 700, int64_t h = 500) {
+  Tensor t = ops::empty({h, w, 3}, DType::U8);
+  uint8_t* p = t.data<uint8_t>();
+  for (int64_t y = 0; y < h; ++y)
+    for (int64_t x = 0; x < w; ++x, p += 3) {
+      p[0] = static_cast<uint8_t>(x * 3 + y);
+      p[1] = static_cast<uint8_t>(x ^ y);
+      p[2] = static_cast<uint8_t>((x * y) / 7);
+    }
+  return t;
+}
+
+// `vips tiffsave <png of the test card> <out> --tile --pyramid <args>`; "" when vips is absent.
+inline std::string vips_pyramid(const std::string& name, const std::string& args) {
+  if (!have_tool("vips")) return {};
+  std::string png = temp_path("vips_card.png");
+  if (!path_exists(png)) io::write_png(png, test_card());
+  std::string out = temp_path(name);
+  std::string cmd = "vips tiffsave " + png + " " + out + " --tile --pyramid " + args + " > /dev/null 2>&1";
+  if (std::system(cmd.c_str()) != 0) return {};
+  return out;
 }
 
 }  // namespace hipt::testing

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdio>
 
+#include "io/png.h"
 #include "testing.h"
 
 namespace {
@@ -51,6 +52,46 @@ TEST(Cli, HelpVersionDoctor) {
 
 TEST(Cli, BadFlagIsOneErrorLine) {
   for (const char* args : {"--bogus", "demo --steps -3", "demo --steps x", "nosuchcommand"}) {
+    CliRun r = run_cli(args);
+    EXPECT_NE(r.code, 0) << args;
+    EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << args << ": " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << ": " << r.err;
+  }
+}
+
+// hipt info / read-region on the samples; bad slides and arguments end as one "error:" line.
+TEST(CliSlide, InfoAndReadRegion) {
+  std::string samples = HIPT_SAMPLES;
+  if (std::system(("test -d " + samples).c_str()) != 0) GTEST_SKIP() << "no samples at " << samples;
+  CliRun info = run_cli("info " + samples + "/boxes.tiff");
+  ASSERT_EQ(info.code, 0) << info.err;
+  for (const char* field : {"\"vendor\": \"generic-tiff\"", "\"level_count\": 4", "\"levels\"", "\"downsample\"",
+                            "\"tile_width\": 64", "\"properties\"", "\"openslide.quickhash-1\"", "\"associated_images\": []"})
+    EXPECT_THAT(info.out, ::testing::HasSubstr(field));
+  CliRun svs = run_cli("info " + samples + "/CMU-1-Small-Region.svs");
+  ASSERT_EQ(svs.code, 0) << svs.err;
+  EXPECT_THAT(svs.out, ::testing::HasSubstr("\"thumbnail\""));
+  std::string png = ::testing::TempDir() + "/cli_region.png";
+  CliRun region = run_cli("read-region " + samples + "/boxes.tiff --level 1 --x -4 --y 10 --width 40 --height 30 --out " + png);
+  ASSERT_EQ(region.code, 0) << region.err;
+  hipt::Tensor img = hipt::io::read_png(png);
+  EXPECT_EQ(img.shape(), hipt::Shape({30, 40, 4}));
+  EXPECT_EQ(img.data<uint8_t>()[3], 0);           // x = -4 at ds 2: two transparent columns
+  EXPECT_EQ(img.data<uint8_t>()[2 * 4 + 3], 255);
+}
+
+TEST(CliSlide, ErrorsAreOneLine) {
+  std::string missing = ::testing::TempDir() + "/no_such_slide.svs";
+  std::string samples = HIPT_SAMPLES;
+  std::vector<std::string> cases = {"info " + missing, "info",
+                                    "read-region " + missing + " --level 0 --x 0 --y 0 --width 1 --height 1 --out x.png"};
+  if (std::system(("test -d " + samples).c_str()) == 0) {
+    cases.push_back("read-region " + samples + "/boxes.tiff --level 9 --x 0 --y 0 --width 4 --height 4 --out " +
+                    ::testing::TempDir() + "/never.png");
+    cases.push_back("read-region " + samples + "/boxes.tiff --level 0 --x 0 --y 0 --width -4 --height 4 --out " +
+                    ::testing::TempDir() + "/never.png");
+  }
+  for (const std::string& args : cases) {
     CliRun r = run_cli(args);
     EXPECT_NE(r.code, 0) << args;
     EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << args << ": " << r.err;

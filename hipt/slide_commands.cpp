@@ -1,0 +1,40 @@
+// hipt info / hipt read-region: the slide reader from the command line.
+#include <fmt/core.h>
+
+#include <nlohmann/json.hpp>
+
+#include "hipt/commands.h"
+#include "io/png.h"
+#include "io/slide.h"
+
+namespace hipt {
+
+int run_slide_info(const std::string& path) {
+  auto slide = io::Slide::open(path);
+  nlohmann::json out;
+  out["vendor"] = slide->vendor();
+  out["level_count"] = slide->level_count();
+  out["levels"] = nlohmann::json::array();
+  for (int i = 0; i < slide->level_count(); ++i) {
+    const io::SlideLevel& lv = slide->level(i);
+    out["levels"].push_back({{"width", lv.width},
+                             {"height", lv.height},
+                             {"downsample", lv.downsample},
+                             {"tile_width", lv.tile_width},
+                             {"tile_height", lv.tile_height}});
+  }
+  out["properties"] = nlohmann::json::object();
+  for (const auto& [k, v] : slide->properties()) out["properties"][k] = v;
+  out["associated_images"] = slide->associated_image_names();
+  // TIFF strings are not always UTF-8: invalid bytes become U+FFFD rather than failing the dump.
+  fmt::print("{}\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
+  return 0;
+}
+
+int run_read_region(const ReadRegionOptions& opts) {
+  auto slide = io::Slide::open(opts.slide);
+  io::write_png(opts.out, slide->read_region(opts.x, opts.y, opts.level, opts.width, opts.height));
+  return 0;
+}
+
+}  // namespace hipt

@@ -1,0 +1,236 @@
+// Bad input to the slide reader: every case is one hipt::Error naming the file and what is wrong,
+// never a crash or a hang. Small files are built byte by byte (tests/tiny_tiff.h).
+#include <sys/stat.h>
+
+#include "slide_testing.h"
+#include "tiny_tiff.h"
+
+using hipt::io::Slide;
+using hipt::testing::expect_error;
+using hipt::testing::temp_path;
+using hipt::testing::TinyDir;
+using hipt::testing::tiny_rgb_tile;
+using hipt::testing::tiny_tiff;
+using hipt::testing::write_bytes;
+
+namespace {
+
+std::string write_tiny(const std::string& name, const std::vector<TinyDir>& dirs) {
+  std::string path = temp_path(name);
+  write_bytes(path, tiny_tiff(dirs));
+  return path;
+}
+
+TinyDir rgb_dir(uint32_t size = 16) {
+  TinyDir d;
+  d.width = d.height = size;
+  d.tile = 16;
+  uint32_t n = (size + 15) / 16;
+  d.tiles.assign(n * n, tiny_rgb_tile());
+  return d;
+}
+
+}  // namespace
+
+TEST(SlideTiny, UncompressedTiledTiffReadsExactly) {
+  std::string path = write_tiny("tiny_ok.tif", {rgb_dir()});
+  auto s = Slide::open(path);
+  EXPECT_EQ(s->vendor(), "generic-tiff");
+  auto r = s->read_region(-2, 3, 0, 20, 4);  // two transparent columns, then pixels (0..15, 3..6)
+  const uint8_t* p = r.data<uint8_t>();
+  for (int64_t y = 0; y < 4; ++y)
+    for (int64_t x = 0; x < 20; ++x) {
+      const uint8_t* px = p + (y * 20 + x) * 4;
+      int64_t ix = x - 2, iy = y + 3;
+      bool inside = ix >= 0 && ix < 16;
+      EXPECT_EQ(px[3], inside ? 255 : 0);
+      if (inside) {
+        EXPECT_EQ(px[0], ix * 16);
+        EXPECT_EQ(px[1], iy * 16);
+        EXPECT_EQ(px[2], 200);
+      } else {
+        EXPECT_EQ(px[0] | px[1] | px[2], 0);
+      }
+    }
+  auto rgb = hipt::io::rgba_to_rgb(r, true);
+  EXPECT_EQ(rgb.shape(), hipt::Shape({4, 20, 3}));
+  EXPECT_EQ(rgb.data<uint8_t>()[0], 255);              // transparent -> white
+  EXPECT_EQ(rgb.data<uint8_t>()[2 * 3 + 2], 200);      // opaque pixel unchanged
+  EXPECT_EQ(hipt::io::rgba_to_rgb(r).data<uint8_t>()[0], 0);  // transparent -> black
+  EXPECT_EQ(s->read_region(100, 100, 0, 3, 2).shape(), hipt::Shape({2, 3, 4}));
+  EXPECT_EQ(s->read_region(0, 0, 0, 0, 5).shape(), hipt::Shape({5, 0, 4}));
+}
+
+TEST(SlideTiny, MissingTileIsTransparent) {
+  TinyDir d = rgb_dir(32);
+  d.tiles[1] = "";  // byte count 0: top-right tile missing
+  auto s = Slide::open(write_tiny("tiny_missing.tif", {d}));
+  auto r = s->read_region(0, 0, 0, 32, 32);
+  const uint8_t* p = r.data<uint8_t>();
+  EXPECT_EQ(p[(0 * 32 + 20) * 4 + 3], 0);
+  EXPECT_EQ(p[(0 * 32 + 5) * 4 + 3], 255);
+  EXPECT_EQ(p[(20 * 32 + 20) * 4 + 3], 255);
+}
+
+TEST(SlideErrors, EmptyNonTiffMissingAndDirectory) {
+  std::string empty = temp_path("empty.svs");
+  write_bytes(empty, "");
+  expect_error([&] { Slide::open(empty); }, {empty, "empty"});
+  std::string text = temp_path("text.tif");
+  write_bytes(text, "this is not a TIFF file at all\n");
+  expect_error([&] { Slide::open(text); }, {text, "not a readable TIFF"});
+  std::string png = temp_path("image.png");
+  hipt::io::write_png(png, hipt::ops::zeros({4, 4, 3}, hipt::DType::U8));
+  expect_error([&] { Slide::open(png); }, {png, "not a readable TIFF"});
+  expect_error([&] { Slide::open("/nonexistent/slide.svs"); }, {"/nonexistent/slide.svs", "cannot open"});
+  std::string dir = temp_path("plain_folder");
+  mkdir(dir.c_str(), 0755);
+  expect_error([&] { Slide::open(dir); }, {dir, "directory"});
+}
+
+TEST(SlideErrors, OtherFormatsNamedAsUnsupported) {
+  std::string mrxs = temp_path("fake.mrxs");
+  write_bytes(mrxs, "not really mirax");
+  expect_error([&] { Slide::open(mrxs); }, {mrxs, "MIRAX", "not supported"});
+  std::string ndpi = temp_path("fake.ndpi");
+  write_bytes(ndpi, tiny_tiff({rgb_dir()}));
+  expect_error([&] { Slide::open(ndpi); }, {ndpi, "NDPI", "not supported"});
+  std::string dicom = temp_path("dicom_slide");
+  mkdir(dicom.c_str(), 0755);
+  write_bytes(dicom + "/level0.dcm", "DICM");
+  expect_error([&] { Slide::open(dicom); }, {dicom, "DICOM", "not supported"});
+  TinyDir philips = rgb_dir();
+  philips.software = "Philips DP v1.0";
+  std::string p = write_tiny("philips.tiff", {philips});
+  expect_error([&] { Slide::open(p); }, {p, "Philips", "not supported"});
+  TinyDir ventana = rgb_dir();
+  ventana.xmp = "<iScan Magnification=\"40\"/>";
+  std::string v = write_tiny("ventana.tif", {ventana});
+  expect_error([&] { Slide::open(v); }, {v, "Ventana", "not supported"});
+}
+
+TEST(SlideErrors, StrippedImageIsNotAPyramid) {
+  TinyDir d = rgb_dir();
+  d.tile = 0;
+  d.tiles = {tiny_rgb_tile()};
+  std::string path = write_tiny("stripped.tif", {d});
+  expect_error([&] { Slide::open(path); }, {path, "not a tiled slide"});
+}
+
+TEST(SlideErrors, UnsupportedCompressionIsNamed) {
+  TinyDir d = rgb_dir();
+  d.compression = 33004;  // JPEG 2000 as vips writes it: libtiff has no codec, OpenSlide refuses it too
+  std::string path = write_tiny("jp2k33004.tif", {d});
+  expect_error([&] { Slide::open(path); }, {path, "unsupported TIFF compression: 33004"});
+  d.compression = 52479;
+  path = write_tiny("unknown_compression.tif", {d});
+  expect_error([&] { Slide::open(path); }, {path, "unsupported TIFF compression: 52479"});
+}
+
+TEST(SlideErrors, AperioImageDepthAndLevelOrder) {
+  TinyDir deep = rgb_dir();
+  deep.description = "Aperio Image Library test";
+  deep.image_depth = 2;
+  std::string path = write_tiny("deep.svs", {deep});
+  expect_error([&] { Slide::open(path); }, {path, "ImageDepth=2"});
+  TinyDir small = rgb_dir(16), big = rgb_dir(32);
+  small.description = "Aperio Image Library test";
+  path = write_tiny("growing.svs", {small, big});  // Aperio levels are taken in file order
+  expect_error([&] { Slide::open(path); }, {path, "decreasing size order"});
+}
+
+TEST(SlideErrors, CorruptTilesFailOnRead) {
+  TinyDir jpeg = rgb_dir();
+  jpeg.compression = 7;
+  jpeg.tiles = {std::string("\xFF\xD8\xFF\xDB garbage, not a JPEG stream", 32)};
+  std::string path = write_tiny("corrupt_jpeg.tif", {jpeg});
+  auto s = Slide::open(path);
+  expect_error([&] { s->read_region(0, 0, 0, 16, 16); }, {path, "corrupt JPEG tile"});
+  TinyDir j2k = rgb_dir();
+  j2k.compression = 33005;
+  j2k.description = "Aperio Image Library test";
+  j2k.tiles = {std::string("\xFF\x4F\xFF\x51 not a codestream", 22)};
+  path = write_tiny("corrupt_j2k.svs", {j2k});
+  auto s2 = Slide::open(path);
+  expect_error([&] { s2->read_region(0, 0, 0, 16, 16); }, {path, "corrupt JPEG 2000 tile"});
+  TinyDir deflate = rgb_dir();
+  deflate.compression = 8;
+  deflate.tiles = {std::string(40, 'x')};
+  path = write_tiny("corrupt_deflate.tif", {deflate});
+  auto s3 = Slide::open(path);
+  expect_error([&] { s3->read_region(0, 0, 0, 16, 16); }, {path, "cannot decode tile 0"});
+}
+
+TEST(SlideErrors, TileBeyondTheEndOfTheFile) {
+  std::string bytes = tiny_tiff({rgb_dir()});
+  // Point the tile past the end: rewrite the TileOffsets value (a LONG inline in its entry).
+  std::string path = temp_path("tile_past_end.tif");
+  size_t ifd = static_cast<uint8_t>(bytes[4]) | static_cast<uint8_t>(bytes[5]) << 8 | static_cast<uint8_t>(bytes[6]) << 16;
+  uint16_t n = static_cast<uint8_t>(bytes[ifd]) | static_cast<uint8_t>(bytes[ifd + 1]) << 8;
+  for (uint16_t i = 0; i < n; ++i) {
+    size_t e = ifd + 2 + 12 * i;
+    uint16_t tag = static_cast<uint8_t>(bytes[e]) | static_cast<uint8_t>(bytes[e + 1]) << 8;
+    if (tag == 324) bytes[e + 10] = 0x10;  // offset += 1 MiB
+  }
+  write_bytes(path, bytes);
+  // The quickhash reads the smallest level's bytes, so open already finds the tile missing.
+  expect_error([&] { Slide::open(path)->read_region(0, 0, 0, 16, 16); }, {path, "truncated"});
+}
+
+TEST(SlideErrors, TruncatedRealSlide) {
+  HIPT_REQUIRE_SAMPLES();
+  std::string whole = hipt::testing::read_bytes(hipt::testing::sample("CMU-1-Small-Region.svs"));
+  for (size_t keep : {size_t{100}, size_t{5000}, whole.size() / 2, whole.size() - 1000}) {
+    std::string path = temp_path("truncated_" + std::to_string(keep) + ".svs");
+    write_bytes(path, whole.substr(0, keep));
+    // Whether the IFDs survive decides if open or read fails; either way one error naming the file.
+    expect_error(
+        [&] {
+          auto s = Slide::open(path);
+          s->read_region(0, 0, 0, s->level(0).width, s->level(0).height);
+          for (const auto& name : s->associated_image_names()) s->read_associated_image(name);
+        },
+        {path});
+  }
+}
+
+TEST(SlideErrors, BadRegionArguments) {
+  hipt::io::SlideOptions opts;
+  opts.max_region_pixels = 1000;
+  std::string path = write_tiny("tiny_args.tif", {rgb_dir()});
+  auto s = Slide::open(path, opts);
+  expect_error([&] { s->read_region(0, 0, 1, 4, 4); }, {path, "level 1 is out of range"});
+  expect_error([&] { s->read_region(0, 0, -1, 4, 4); }, {path, "level -1 is out of range"});
+  expect_error([&] { s->read_region(0, 0, 0, -1, 4); }, {path, "negative size"});
+  expect_error([&] { s->read_region(0, 0, 0, 4, -4); }, {path, "negative size"});
+  expect_error([&] { s->read_region(0, 0, 0, 100, 11); }, {path, "over the 1000 pixel limit"});
+  expect_error([&] { s->read_region(0, 0, 0, int64_t{1} << 40, int64_t{1} << 40); }, {path, "pixel limit"});
+  expect_error([&] { s->level(3); }, {path, "level 3 is out of range"});
+  expect_error([&] { s->read_associated_image("label"); }, {path, "no associated image named 'label'"});
+  EXPECT_EQ(s->read_region(0, 0, 0, 100, 10).shape(), hipt::Shape({10, 100, 4}));
+}
+
+TEST(SlideTiny, AperioMissingTileIsPaintedFromTheLevelAbove) {
+  TinyDir top = rgb_dir(32), low = rgb_dir(16);
+  top.description = "Aperio Image Library test";
+  low.tiles = {""};
+  auto s = Slide::open(write_tiny("aperio_missing.svs", {top, low}));
+  ASSERT_EQ(s->level_count(), 2);
+  auto r = s->read_region(0, 0, 1, 16, 16);
+  const uint8_t* p = r.data<uint8_t>();
+  for (int64_t y = 0; y < 16; ++y)
+    for (int64_t x = 0; x < 16; ++x) {
+      // Level 0 pixel (X, Y) is ((X % 16) * 16, (Y % 16) * 16, 200): the 2x2 box mean, in double.
+      double want_r = 0, want_g = 0;
+      for (int64_t dy = 0; dy < 2; ++dy)
+        for (int64_t dx = 0; dx < 2; ++dx) {
+          want_r += ((2 * x + dx) % 16) * 16 / 4.0;
+          want_g += ((2 * y + dy) % 16) * 16 / 4.0;
+        }
+      const uint8_t* px = p + (y * 16 + x) * 4;
+      EXPECT_NEAR(px[0], want_r, 0.5);
+      EXPECT_NEAR(px[1], want_g, 0.5);
+      EXPECT_EQ(px[2], 200);
+      EXPECT_EQ(px[3], 255);
+    }
+}
