@@ -169,8 +169,13 @@ TEST(TiffWriter, BadInputsAndFailedWritesLeaveNothingBehind) {
   ht::expect_error([&] { io::write_tiff_pyramid(path, src, o); }, {path, "JPEG quality"});
   o.jpeg_quality = 75, o.mpp = -1;
   ht::expect_error([&] { io::write_tiff_pyramid(path, src, o); }, {path, "mpp"});
-  o.mpp.reset();
+  o.mpp.reset(), o.objective_power = 0;
+  ht::expect_error([&] { io::write_tiff_pyramid(path, src, o); }, {path, "objective power"});
+  o.objective_power.reset(), o.min_level_size = 0;
+  ht::expect_error([&] { io::write_tiff_pyramid(path, src, o); }, {path, "min_level_size"});
+  o.min_level_size = 256;
   EXPECT_FALSE(ht::path_exists(path));
+  ht::expect_error([&] { io::downsample_2x_box(ops::zeros({4, 4, 4}, DType::U8)); }, {"downsample_2x_box", "u8 [H, W, 3]"});
   std::string nodir = ht::temp_path("hipt_writer_no_such_dir/x.tif");
   ht::expect_error([&] { io::write_tiff_pyramid(nodir, src, o); }, {nodir, "temporary file"});
   // An existing file is replaced only by a complete one.

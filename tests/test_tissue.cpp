@@ -299,6 +299,8 @@ TEST(TissueMagnification, FromMppOrObjectivePowerOrOverride) {
   EXPECT_EQ(io::level0_region_size(40), 8192);
   EXPECT_EQ(io::level0_region_size(20), 4096);
   hipt::testing::expect_error([] { io::level0_region_size(30); }, {"level0_region_size", "whole multiple"});
+  hipt::testing::expect_error([] { io::level0_region_size(10); }, {"level0_region_size", "whole multiple"});  // 0.5x
+  hipt::testing::expect_error([] { io::level0_region_size(40, 0); }, {"level0_region_size", "positive"});
 }
 
 TEST(TissueRegionRead, FortyXIsATwoByTwoBoxAverageAndAlphaFollowsTheFlag) {
