@@ -5,7 +5,6 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <cstdio>
 
 #include "hipt/commands.h"
 #include "io/atomic_file.h"
