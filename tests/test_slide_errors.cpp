@@ -234,3 +234,10 @@ TEST(SlideTiny, AperioMissingTileIsPaintedFromTheLevelAbove) {
       EXPECT_EQ(px[3], 255);
     }
 }
+
+TEST(SlideErrors, AbsurdTileSizeIsRefusedAtOpen) {
+  TinyDir d = rgb_dir();
+  d.tile = 16 * 4096;  // 64Ki x 64Ki tile: 16 GiB decoded
+  std::string path = write_tiny("huge_tile.tif", {d});
+  expect_error([&] { Slide::open(path); }, {path, "tile size 65536x65536 is invalid"});
+}
