@@ -68,7 +68,7 @@ void refuse_unsupported_formats(const std::string& path) {
       {"mrxs", "MIRAX (.mrxs)"},     {"ndpi", "Hamamatsu NDPI"},   {"vms", "Hamamatsu VMS"},
       {"vmu", "Hamamatsu VMU"},      {"dcm", "DICOM"},             {"scn", "Leica SCN"},
       {"bif", "Ventana BIF"},        {"czi", "Zeiss CZI"},         {"isyntax", "Philips iSyntax"},
-      {"svslide", "Sakura SVSlide"}, {"tif.gz", "compressed TIFF"}};
+      {"svslide", "Sakura SVSlide"}};
   std::string ext = lower_extension(path);
   for (const auto& [e, name] : kUnsupported)
     HIPT_CHECK(ext != e, "{}: {} slides are not supported (only Aperio SVS and tiled TIFF)", path, name);

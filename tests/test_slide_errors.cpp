@@ -184,6 +184,13 @@ TEST(SlideErrors, TruncatedRealSlide) {
     std::string path = temp_path("truncated_" + std::to_string(keep) + ".svs");
     write_bytes(path, whole.substr(0, keep));
     // Whether the IFDs survive decides if open or read fails; either way one error naming the file.
+    try {
+      auto s = Slide::open(path);
+      s->read_region(0, 0, 0, s->level(0).width, s->level(0).height);
+      for (const auto& name : s->associated_image_names()) s->read_associated_image(name);
+    } catch (const hipt::Error& e) {
+      std::printf("  %zu bytes: %s\n", keep, e.what());
+    }
     expect_error(
         [&] {
           auto s = Slide::open(path);
@@ -208,6 +215,22 @@ TEST(SlideErrors, BadRegionArguments) {
   expect_error([&] { s->level(3); }, {path, "level 3 is out of range"});
   expect_error([&] { s->read_associated_image("label"); }, {path, "no associated image named 'label'"});
   EXPECT_EQ(s->read_region(0, 0, 0, 100, 10).shape(), hipt::Shape({10, 100, 4}));
+  hipt::io::SlideOptions bad;
+  bad.max_region_pixels = 0;
+  expect_error([&] { Slide::open(path, bad); }, {path, "bad SlideOptions"});
+  bad = {};
+  bad.threads = -1;
+  expect_error([&] { Slide::open(path, bad); }, {path, "bad SlideOptions"});
+}
+
+TEST(SlideErrors, AssociatedImageOverThePixelLimit) {
+  HIPT_REQUIRE_SAMPLES();
+  hipt::io::SlideOptions opts;
+  opts.max_region_pixels = 200000;
+  std::string path = hipt::testing::sample("CMU-1-Small-Region.svs");
+  auto s = Slide::open(path, opts);
+  expect_error([&] { s->read_associated_image("macro"); }, {path, "'macro' is 1280x431, over the 200000 pixel limit"});
+  EXPECT_EQ(s->read_associated_image("label").shape(), hipt::Shape({463, 387, 4}));
 }
 
 TEST(SlideTiny, AperioMissingTileIsPaintedFromTheLevelAbove) {
