@@ -264,3 +264,23 @@ TEST(SlideErrors, AbsurdTileSizeIsRefusedAtOpen) {
   std::string path = write_tiny("huge_tile.tif", {d});
   expect_error([&] { Slide::open(path); }, {path, "tile size 65536x65536 is invalid"});
 }
+
+TEST(SlideRgbaToRgb, CompositesOverTheBackgroundLikeADoubleReference) {
+  std::vector<uint8_t> px;
+  for (int a : {0, 1, 64, 128, 200, 254, 255})
+    for (int c : {0, 17, 128, 255}) px.insert(px.end(), {uint8_t(c), uint8_t(255 - c), uint8_t(c / 2), uint8_t(a)});
+  int64_t n = static_cast<int64_t>(px.size() / 4);
+  hipt::Tensor rgba = hipt::ops::from_vector(px, {1, n, 4});
+  for (bool white : {false, true}) {
+    hipt::Tensor rgb = hipt::io::rgba_to_rgb(rgba, white);
+    ASSERT_EQ(rgb.shape(), hipt::Shape({1, n, 3}));
+    const uint8_t* o = rgb.data<uint8_t>();
+    for (int64_t i = 0; i < n; ++i)
+      for (int c = 0; c < 3; ++c) {
+        double a = px[4 * i + 3] / 255.0;
+        double want = px[4 * i + c] * a + (white ? 255.0 : 0.0) * (1 - a);
+        EXPECT_NEAR(o[3 * i + c], want, 0.5 + 1e-9) << i << " " << c;
+      }
+  }
+  expect_error([&] { hipt::io::rgba_to_rgb(hipt::ops::zeros({2, 2, 3}, hipt::DType::U8)); }, {"rgba_to_rgb", "[2, 2, 3]"});
+}
