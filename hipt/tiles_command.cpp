@@ -48,8 +48,13 @@ Tensor draw_thumbnail(const Tensor& rgba, const io::Segmentation& seg, const std
 int run_tiles(const TilesOptions& o) {
   std::unique_ptr<io::Slide> slide = io::Slide::open(o.slide);
   const double mag = io::slide_magnification(slide->properties(), o.magnification, o.slide);
-  const int64_t region0 = io::level0_region_size(mag, o.size, o.target_mag);
-  const int64_t step0 = io::level0_region_size(mag, o.step.value_or(o.size), o.target_mag);
+  int64_t region0 = 0, step0 = 0;
+  try {  // the sizes depend on the slide's magnification: say which slide
+    region0 = io::level0_region_size(mag, o.size, o.target_mag);
+    step0 = io::level0_region_size(mag, o.step.value_or(o.size), o.target_mag);
+  } catch (const Error& e) {
+    throw Error(fmt::format("{}: {}", o.slide, e.what()));
+  }
 
   io::TissueParams tp;
   tp.sthresh = o.sthresh, tp.mthresh = o.mthresh, tp.close = o.close, tp.use_otsu = o.otsu;
