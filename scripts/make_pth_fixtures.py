@@ -84,6 +84,7 @@ def backbone_of(state, prefix):
 
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(0)  # the default initialisers of nn.Linear and friends
 
     # A plain state_dict (OrderedDict + BUILD of _metadata).
     model = nn.Sequential(nn.Linear(3, 4), nn.LayerNorm(4), nn.Linear(4, 2, bias=False))
@@ -153,6 +154,10 @@ def main():
     half = {"state_dict": {k: v.half() for k, v in teacher.backbone.state_dict().items()}}
     save(half, "backbone_f16", {k: v for k, v in half["state_dict"].items()})
 
+    # Layouts a backbone cannot come from: a list at the top, a 'teacher' that is a tensor.
+    save([base], "list_root")
+    save({"teacher": base}, "teacher_tensor")
+
     # A global outside the allowlist that is harmless to name (torch.device) and one that is not.
     save({"w": base, "dev": torch.device("cpu")}, "opaque_device", {"w": base})
 
@@ -172,8 +177,8 @@ def main():
         with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as z:
             for n, data in entries.items():
                 n2, data2 = change(n, data)
-                if n2 is not None:
-                    z.writestr(n2, data2)
+                if n2 is not None:  # a fixed date keeps the file the same from run to run
+                    z.writestr(zipfile.ZipInfo(n2, date_time=(2022, 1, 1, 0, 0, 0)), data2)
         (OUT / f"{name}.pth").write_bytes(out.getvalue())
 
     rewrite("no_data_pkl", lambda n, d: (None, d) if n.endswith("data.pkl") else (n, d))
