@@ -20,6 +20,15 @@ int main(int argc, char** argv) {
   demo->add_option("--steps", demo_opts.steps, "Training steps")->check(CLI::PositiveNumber);
   demo->add_option("--seed", demo_opts.seed, "Random seed");
 
+  hipt::ConvertCheckpointOptions convert_opts;
+  auto* convert = app.add_subcommand(
+      "convert-checkpoint",
+      "Write the backbone of a .pth checkpoint (DINO teacher by default; module./backbone. removed, head "
+      "dropped) as .safetensors");
+  convert->add_option("input", convert_opts.input, "Checkpoint (.pth, or .safetensors)")->required();
+  convert->add_option("output", convert_opts.output, "Output .safetensors file")->required();
+  convert->add_flag("--student", convert_opts.student, "Take the DINO student instead of the teacher");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -36,6 +45,7 @@ int main(int argc, char** argv) {
   try {
     if (doctor->parsed()) return hipt::run_doctor();
     if (demo->parsed()) return hipt::run_demo(demo_opts);
+    if (convert->parsed()) return hipt::run_convert_checkpoint(convert_opts);
     fmt::print("{}", app.help());
     return 0;
   } catch (const std::exception& e) {
