@@ -13,6 +13,25 @@ namespace hipt::io {
 
 using Kind = PickleValue::Kind;
 
+PickleValue::~PickleValue() {
+  std::vector<PickleRef> pending;
+  auto take_children = [&pending](PickleValue& v) {
+    for (auto& item : v.items) pending.push_back(std::move(item));
+    for (auto& [k, val] : v.entries) {
+      pending.push_back(std::move(k));
+      pending.push_back(std::move(val));
+    }
+    v.items.clear();
+    v.entries.clear();
+  };
+  take_children(*this);
+  while (!pending.empty()) {
+    PickleRef v = std::move(pending.back());
+    pending.pop_back();
+    if (v && v.use_count() == 1) take_children(*v);  // the last owner: its children are ours to free
+  }
+}
+
 const PickleValue* PickleValue::get(const std::string& key) const {
   if (kind != Kind::Dict) return nullptr;
   const PickleValue* found = nullptr;

@@ -37,6 +37,12 @@ struct PickleValue {
   int64_t storage_offset = 0;                              // Tensor, in elements
   std::vector<int64_t> sizes, strides;                     // Tensor, in elements
 
+  PickleValue() = default;
+  PickleValue(const PickleValue&) = default;
+  PickleValue& operator=(const PickleValue&) = default;
+  // Frees nested children iteratively: a hostile pickle can nest lists a million deep.
+  ~PickleValue();
+
   bool is_dict() const { return kind == Kind::Dict; }
   // The value under string key `key` of a Dict, or null.
   const PickleValue* get(const std::string& key) const;

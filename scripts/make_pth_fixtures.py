@@ -187,6 +187,11 @@ def main():
     rewrite("cut_pickle", lambda n, d: (n, d[: len(d) // 2]) if n.endswith("data.pkl") else (n, d))
     rewrite("missing_storage", lambda n, d: (None, d) if n.endswith("data/0") else (n, d))
     rewrite("short_storage", lambda n, d: (n, d[:4]) if n.endswith("data/0") else (n, d))
+    # A tuple nested 300,000 deep (deflated), deeper than recursive freeing survives.
+    deep = b"\x80\x02}X\x01\x00\x00\x00x]" + b"\x85" * 300_000 + b"s."
+    with zipfile.ZipFile(OUT / "deep_nesting.pth", "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(zipfile.ZipInfo("deep_nesting/data.pkl", date_time=(2022, 1, 1, 0, 0, 0)), deep,
+                   compress_type=zipfile.ZIP_DEFLATED)
     for p in sorted(OUT.iterdir()):
         print(f"{p.name}: {p.stat().st_size} bytes")
 

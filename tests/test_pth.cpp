@@ -119,6 +119,7 @@ TEST(Pth, BrokenFilesAreOneClearError) {
       {"bad_pickle.pth", {"data.pkl byte 13", "unsupported pickle opcode 0xff"}},
       {"cut_pickle.pth", {"pickle truncated"}},
       {"evil.pth", {"refusing global 'posix.system'"}},
+      {"deep_nesting.pth", {"nested more than 64 levels"}},  // and freeing it must not overflow the stack
       {"missing_storage.pth", {"storage record plain_state_dict/data/0", "is missing"}},
       {"short_storage.pth", {"storage record plain_state_dict/data/0", "has 4 bytes, expected"}},
   };
