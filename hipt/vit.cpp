@@ -14,8 +14,8 @@ VitBackbone::VitBackbone(const VitConfig& config, int64_t pos_grid)
              "VisionTransformer: embed_dim {} must be a positive multiple of heads {} (depth {})", E, config.heads,
              config.depth);
   HIPT_CHECK(pos_grid > 0, "VisionTransformer: img_size {} gives an empty positional grid", config.img_size);
-  cls_token = register_parameter("cls_token", ops::zeros({1, 1, E}));
-  pos_embed = register_parameter("pos_embed", ops::zeros({1, 1 + pos_grid * pos_grid, E}));
+  cls_token = register_parameter("cls_token", ops::zeros({1, 1, E}, config.dtype));
+  pos_embed = register_parameter("pos_embed", ops::zeros({1, 1 + pos_grid * pos_grid, E}, config.dtype));
   pos_drop = register_module("pos_drop", std::make_shared<nn::Dropout>(config.drop, gen_));
 }
 
@@ -26,15 +26,15 @@ void VitBackbone::add_blocks_and_init() {
     // torch.linspace(0, drop_path, depth)[i]
     const double dp = c.depth > 1 ? c.drop_path * static_cast<double>(i) / static_cast<double>(c.depth - 1) : 0.0;
     blocks->append(std::make_shared<nn::Block>(c.embed_dim, c.heads, c.mlp_ratio, c.drop, c.attn_drop, dp, init_gen_,
-                                               gen_));
+                                               gen_, c.dtype));
   }
-  norm = register_module("norm", std::make_shared<nn::LayerNorm>(c.embed_dim, 1e-6));
+  norm = register_module("norm", std::make_shared<nn::LayerNorm>(c.embed_dim, 1e-6, c.dtype));
   // DINO: trunc_normal_(std .02) on pos_embed, cls_token and every Linear weight (the 2-d
   // parameters), zero Linear biases; LayerNorm keeps 1 / 0; the patch conv keeps Conv2d's init.
   for (const nn::Parameter& p : named_parameters()) {
     if (p.name.rfind("patch_embed.", 0) == 0) continue;
     if (p.name == "cls_token" || p.name == "pos_embed" || p.tensor.dim() == 2)
-      ops::copy_(p.tensor, ops::trunc_normal(p.tensor.shape(), 0, 0.02, -2, 2, init_gen_));
+      ops::copy_(p.tensor, ops::trunc_normal(p.tensor.shape(), 0, 0.02, -2, 2, init_gen_, p.tensor.dtype()));
     else if (p.name.size() > 5 && p.name.compare(p.name.size() - 5, 5, ".bias") == 0)
       ops::fill_(p.tensor, 0);
   }
@@ -84,7 +84,7 @@ Tensor VitBackbone::encode(const Tensor& tokens, int64_t rows, int64_t cols, Ten
 
 VisionTransformer::VisionTransformer(const VitConfig& c) : VitBackbone(c, c.patch > 0 ? c.img_size / c.patch : 0) {
   patch_embed = register_module("patch_embed", std::make_shared<nn::PatchEmbed>(c.patch, c.in_chans, c.embed_dim,
-                                                                                init_gen_));
+                                                                                init_gen_, c.dtype));
   add_blocks_and_init();
 }
 
@@ -103,8 +103,8 @@ Tensor VisionTransformer::last_selfattention(const Tensor& x) const {
 
 // ---------------------------------------------------------------- ViT-4K
 
-Phi::Phi(int64_t in, int64_t out, double drop_p, Generator& init, nn::GeneratorPtr gen) {
-  fc = register_module("0", std::make_shared<nn::Linear>(in, out, true, init));
+Phi::Phi(int64_t in, int64_t out, double drop_p, Generator& init, nn::GeneratorPtr gen, DType dtype) {
+  fc = register_module("0", std::make_shared<nn::Linear>(in, out, true, init, dtype));
   act = register_module("1", std::make_shared<nn::GELU>());
   drop = register_module("2", std::make_shared<nn::Dropout>(drop_p, std::move(gen)));
 }
@@ -113,7 +113,7 @@ Tensor Phi::forward(const Tensor& x) const { return drop->forward(act->forward(f
 
 // The reference builds num_patches = (img_size // 16)^2 whatever patch_size it is given.
 VisionTransformer4K::VisionTransformer4K(const VitConfig& c) : VitBackbone(c, c.img_size / 16) {
-  phi = register_module("phi", std::make_shared<Phi>(c.in_chans, c.embed_dim, c.drop, init_gen_, gen_));
+  phi = register_module("phi", std::make_shared<Phi>(c.in_chans, c.embed_dim, c.drop, init_gen_, gen_, c.dtype));
   add_blocks_and_init();
 }
 

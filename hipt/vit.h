@@ -26,6 +26,7 @@ struct VitConfig {
   int64_t in_chans = 3;   // ViT-256: image channels; ViT-4K: input_embed_dim (384)
   double drop = 0, attn_drop = 0, drop_path = 0;  // drop_path rises linearly over the blocks to this
   uint64_t seed = 0;      // init and dropout streams
+  DType dtype = DType::F32;  // f64 for gradcheck
 };
 
 // What the two ViTs share: cls_token, pos_embed, blocks, norm, and the forward from tokens.
@@ -81,7 +82,7 @@ class VisionTransformer : public VitBackbone {
 // phi: Linear(in, E) -> GELU -> Dropout, registered as "phi.0" / "phi.1" / "phi.2".
 class Phi : public nn::Module {
  public:
-  Phi(int64_t in, int64_t out, double drop, Generator& init, nn::GeneratorPtr gen);
+  Phi(int64_t in, int64_t out, double drop, Generator& init, nn::GeneratorPtr gen, DType dtype);
   Tensor forward(const Tensor& x) const;  // [B, L, in] -> [B, L, out]
   std::shared_ptr<nn::Linear> fc;
   std::shared_ptr<nn::GELU> act;

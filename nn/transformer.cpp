@@ -30,10 +30,10 @@ Tensor DropPath::forward(const Tensor& x) const { return drop_path(x, p, trainin
 
 Tensor GELU::forward(const Tensor& x) const { return gelu(x); }
 
-Mlp::Mlp(int64_t dim, int64_t hidden, double drop_p, Generator& init, GeneratorPtr gen) {
-  fc1 = register_module("fc1", std::make_shared<Linear>(dim, hidden, true, init));
+Mlp::Mlp(int64_t dim, int64_t hidden, double drop_p, Generator& init, GeneratorPtr gen, DType dtype) {
+  fc1 = register_module("fc1", std::make_shared<Linear>(dim, hidden, true, init, dtype));
   act = register_module("act", std::make_shared<GELU>());
-  fc2 = register_module("fc2", std::make_shared<Linear>(hidden, dim, true, init));
+  fc2 = register_module("fc2", std::make_shared<Linear>(hidden, dim, true, init, dtype));
   drop = register_module("drop", std::make_shared<Dropout>(drop_p, std::move(gen)));
 }
 
@@ -42,13 +42,13 @@ Tensor Mlp::forward(const Tensor& x) const {
 }
 
 Attention::Attention(int64_t dim, int64_t heads_, double attn_drop_p, double proj_drop_p, Generator& init,
-                     GeneratorPtr gen)
+                     GeneratorPtr gen, DType dtype)
     : heads(heads_) {
   HIPT_CHECK(heads > 0 && dim % heads == 0, "Attention: dim {} is not a multiple of heads {}", dim, heads);
   scale = 1.0 / std::sqrt(static_cast<double>(dim / heads));
-  qkv = register_module("qkv", std::make_shared<Linear>(dim, 3 * dim, true, init));
+  qkv = register_module("qkv", std::make_shared<Linear>(dim, 3 * dim, true, init, dtype));
   attn_drop = register_module("attn_drop", std::make_shared<Dropout>(attn_drop_p, gen));
-  proj = register_module("proj", std::make_shared<Linear>(dim, dim, true, init));
+  proj = register_module("proj", std::make_shared<Linear>(dim, dim, true, init, dtype));
   proj_drop = register_module("proj_drop", std::make_shared<Dropout>(proj_drop_p, gen));
 }
 
@@ -80,13 +80,13 @@ Tensor Attention::forward(const Tensor& x, Tensor* probs) const {
 }
 
 Block::Block(int64_t dim, int64_t heads, double mlp_ratio, double drop, double attn_drop, double drop_path_p,
-             Generator& init, GeneratorPtr gen) {
-  norm1 = register_module("norm1", std::make_shared<LayerNorm>(dim, 1e-6));
-  attn = register_module("attn", std::make_shared<Attention>(dim, heads, attn_drop, drop, init, gen));
+             Generator& init, GeneratorPtr gen, DType dtype) {
+  norm1 = register_module("norm1", std::make_shared<LayerNorm>(dim, 1e-6, dtype));
+  attn = register_module("attn", std::make_shared<Attention>(dim, heads, attn_drop, drop, init, gen, dtype));
   drop_path = register_module("drop_path", std::make_shared<DropPath>(drop_path_p, gen));
-  norm2 = register_module("norm2", std::make_shared<LayerNorm>(dim, 1e-6));
+  norm2 = register_module("norm2", std::make_shared<LayerNorm>(dim, 1e-6, dtype));
   const auto hidden = static_cast<int64_t>(static_cast<double>(dim) * mlp_ratio);
-  mlp = register_module("mlp", std::make_shared<Mlp>(dim, hidden, drop, init, gen));
+  mlp = register_module("mlp", std::make_shared<Mlp>(dim, hidden, drop, init, gen, dtype));
 }
 
 Tensor Block::forward(const Tensor& x, Tensor* probs) const {
@@ -94,16 +94,16 @@ Tensor Block::forward(const Tensor& x, Tensor* probs) const {
   return add(y, drop_path->forward(mlp->forward(norm2->forward(y))));
 }
 
-PatchConv::PatchConv(int64_t patch, int64_t in_chans, int64_t dim, Generator& init) {
+PatchConv::PatchConv(int64_t patch, int64_t in_chans, int64_t dim, Generator& init, DType dtype) {
   HIPT_CHECK(patch > 0 && in_chans > 0 && dim > 0, "PatchEmbed: sizes must be positive, got patch={} in_chans={} "
              "dim={}", patch, in_chans, dim);
   const double bound = 1.0 / std::sqrt(static_cast<double>(in_chans * patch * patch));
-  weight = register_parameter("weight", ops::uniform({dim, in_chans, patch, patch}, -bound, bound, init));
-  bias = register_parameter("bias", ops::uniform({dim}, -bound, bound, init));
+  weight = register_parameter("weight", ops::uniform({dim, in_chans, patch, patch}, -bound, bound, init, dtype));
+  bias = register_parameter("bias", ops::uniform({dim}, -bound, bound, init, dtype));
 }
 
-PatchEmbed::PatchEmbed(int64_t patch_, int64_t in_chans, int64_t dim, Generator& init) : patch(patch_) {
-  proj = register_module("proj", std::make_shared<PatchConv>(patch, in_chans, dim, init));
+PatchEmbed::PatchEmbed(int64_t patch_, int64_t in_chans, int64_t dim, Generator& init, DType dtype) : patch(patch_) {
+  proj = register_module("proj", std::make_shared<PatchConv>(patch, in_chans, dim, init, dtype));
 }
 
 Tensor PatchEmbed::forward(const Tensor& x) const {

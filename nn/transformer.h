@@ -2,6 +2,7 @@
 // "mlp.fc1.bias", "patch_embed.proj.weight"), so a ViT built from them loads a DINO state dict key
 // for key. Every layer behaves as its PyTorch namesake in train() and eval() mode.
 //
+// Every layer takes the parameters' dtype (f32 for models, f64 for gradcheck).
 // Randomness (dropout, drop path) comes from one Generator shared by the whole model
 // (`std::shared_ptr<Generator>`), so a model's stream depends only on its seed.
 #pragma once
@@ -65,7 +66,7 @@ class GELU : public Module {
 // fc1 -> GELU -> drop -> fc2 -> drop (timm Mlp).
 class Mlp : public Module {
  public:
-  Mlp(int64_t dim, int64_t hidden, double drop, Generator& init, GeneratorPtr gen);
+  Mlp(int64_t dim, int64_t hidden, double drop, Generator& init, GeneratorPtr gen, DType dtype = DType::F32);
   Tensor forward(const Tensor& x) const;  // x [B, T, dim] -> [B, T, dim]
 
   std::shared_ptr<Linear> fc1, fc2;
@@ -77,7 +78,8 @@ class Mlp : public Module {
 // (q|k|v, head, head_dim); scale head_dim^-0.5; heads joined head-major; proj Linear(dim, dim).
 class Attention : public Module {
  public:
-  Attention(int64_t dim, int64_t heads, double attn_drop, double proj_drop, Generator& init, GeneratorPtr gen);
+  Attention(int64_t dim, int64_t heads, double attn_drop, double proj_drop, Generator& init, GeneratorPtr gen,
+            DType dtype = DType::F32);
   // x [B, T, dim] -> [B, T, dim]. With `probs`, also the attention matrix [B, heads, T, T]
   // (before attention dropout).
   Tensor forward(const Tensor& x, Tensor* probs = nullptr) const;
@@ -93,7 +95,7 @@ class Attention : public Module {
 class Block : public Module {
  public:
   Block(int64_t dim, int64_t heads, double mlp_ratio, double drop, double attn_drop, double drop_path,
-        Generator& init, GeneratorPtr gen);
+        Generator& init, GeneratorPtr gen, DType dtype = DType::F32);
   Tensor forward(const Tensor& x, Tensor* probs = nullptr) const;  // [B, T, dim] -> [B, T, dim]
 
   std::shared_ptr<LayerNorm> norm1, norm2;
@@ -106,14 +108,14 @@ class Block : public Module {
 // bias [dim], initialised as PyTorch's Conv2d (U(±1/√fan_in) for both).
 class PatchConv : public Module {
  public:
-  PatchConv(int64_t patch, int64_t in_chans, int64_t dim, Generator& init);
+  PatchConv(int64_t patch, int64_t in_chans, int64_t dim, Generator& init, DType dtype = DType::F32);
   Tensor weight, bias;
 };
 
 // The strided convolution as patchify + one GEMM against the kernel reshaped to [dim, C·p·p].
 class PatchEmbed : public Module {
  public:
-  PatchEmbed(int64_t patch, int64_t in_chans, int64_t dim, Generator& init);
+  PatchEmbed(int64_t patch, int64_t in_chans, int64_t dim, Generator& init, DType dtype = DType::F32);
   // x [B, C, H, W] (H, W multiples of patch) -> [B, (H/p)(W/p), dim], patches row-major.
   Tensor forward(const Tensor& x) const;
 

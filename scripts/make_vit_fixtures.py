@@ -238,6 +238,11 @@ def write_safetensors(path, tensors, metadata=None):
 
 
 # ----------------------------------------------------------------------------- fixtures
+def param_table(model):
+    """'name:d0xd1x...' for every parameter, in named_parameters() order (the C++ order must match)."""
+    return ",".join(f"{n}:{'x'.join(map(str, p.shape))}" for n, p in model.named_parameters())
+
+
 def vit256_fixture(out):
     m = VisionTransformer().eval()
     formula_weights(m)
@@ -246,7 +251,8 @@ def vit256_fixture(out):
         cls, attn = m(x)
     write_safetensors(os.path.join(out, "vit256_patch.safetensors"),
                       {"cls": cls, "attn_cls_row": attn[:, :, 0, :].contiguous()},
-                      {"script": "scripts/make_vit_fixtures.py", "torch": torch.__version__})
+                      {"script": "scripts/make_vit_fixtures.py", "torch": torch.__version__,
+                       "params": param_table(m)})
 
 
 def vit4k_fixture(out):
@@ -260,7 +266,8 @@ def vit4k_fixture(out):
             t[f"attn_cls_row_{tag}"] = attn[:, :, 0, :].contiguous()
         t["pos_12x9"] = interpolate_pos(m.pos_embed, 108, 12, 9)
     write_safetensors(os.path.join(out, "vit4k_grid.safetensors"), t,
-                      {"script": "scripts/make_vit_fixtures.py", "torch": torch.__version__})
+                      {"script": "scripts/make_vit_fixtures.py", "torch": torch.__version__,
+                       "params": param_table(m)})
 
 
 def center_crop_offset(size, crop):
