@@ -29,6 +29,7 @@ void VitBackbone::add_blocks_and_init() {
                                                gen_, c.dtype));
   }
   norm = register_module("norm", std::make_shared<nn::LayerNorm>(c.embed_dim, 1e-6, c.dtype));
+  if (!c.init) return;
   // DINO: trunc_normal_(std .02) on pos_embed, cls_token and every Linear weight (the 2-d
   // parameters), zero Linear biases; LayerNorm keeps 1 / 0; the patch conv keeps Conv2d's init.
   for (const nn::Parameter& p : named_parameters()) {
@@ -159,15 +160,17 @@ VitConfig vit_base_config() {
   return c;
 }
 
-std::shared_ptr<VisionTransformer> vit256_small(uint64_t seed) {
+std::shared_ptr<VisionTransformer> vit256_small(uint64_t seed, bool init) {
   VitConfig c = vit256_small_config();
   c.seed = seed;
+  c.init = init;
   return std::make_shared<VisionTransformer>(c);
 }
 
-std::shared_ptr<VisionTransformer4K> vit4k_xs(uint64_t seed) {
+std::shared_ptr<VisionTransformer4K> vit4k_xs(uint64_t seed, bool init) {
   VitConfig c = vit4k_xs_config();
   c.seed = seed;
+  c.init = init;
   return std::make_shared<VisionTransformer4K>(c);
 }
 

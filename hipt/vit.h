@@ -27,6 +27,7 @@ struct VitConfig {
   double drop = 0, attn_drop = 0, drop_path = 0;  // drop_path rises linearly over the blocks to this
   uint64_t seed = 0;      // init and dropout streams
   DType dtype = DType::F32;  // f64 for gradcheck
+  bool init = true;  // false skips DINO's trunc-normal init (seconds for ViT-256) when a checkpoint overwrites it all
 };
 
 // What the two ViTs share: cls_token, pos_embed, blocks, norm, and the forward from tokens.
@@ -105,7 +106,7 @@ VitConfig vit256_small_config();  // 384 / 12 blocks / 6 heads, patch 16
 VitConfig vit4k_xs_config();      // 384 -> 192 / 6 blocks / 6 heads
 VitConfig vit_tiny_config();      // 192 / 12 / 3 (DINO vit_tiny)
 VitConfig vit_base_config();      // 768 / 12 / 12 (DINO vit_base)
-std::shared_ptr<VisionTransformer> vit256_small(uint64_t seed = 0);
-std::shared_ptr<VisionTransformer4K> vit4k_xs(uint64_t seed = 0);
+std::shared_ptr<VisionTransformer> vit256_small(uint64_t seed = 0, bool init = true);
+std::shared_ptr<VisionTransformer4K> vit4k_xs(uint64_t seed = 0, bool init = true);
 
 }  // namespace hipt

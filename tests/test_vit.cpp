@@ -43,8 +43,8 @@ std::string param_table(const nn::Module& m) {
 }
 
 TEST(Vit, ParameterNamesShapesAndOrderMatchTheReference) {
-  auto vit256 = vit256_small();
-  auto vit4k = vit4k_xs();
+  auto vit256 = vit256_small(0, /*init=*/false);
+  auto vit4k = vit4k_xs(0, false);
   EXPECT_EQ(vit256->named_parameters().size(), 150u);
   EXPECT_EQ(vit256->num_parameters(), 21665664);
   EXPECT_EQ(vit4k->named_parameters().size(), 78u);
@@ -76,7 +76,7 @@ TEST(Vit, InitIsDinos) {
 }
 
 TEST(Vit, Vit256MatchesTorchOnOnePatch) {
-  auto vit = vit256_small();
+  auto vit = vit256_small(0, false);
   vit->eval();
   set_fixture_weights(*vit);
   io::TensorMap want = read_fixture("vit256_patch.safetensors");
@@ -121,8 +121,8 @@ TEST(Vit, PosEmbedCacheFollowsReloadedWeights) {
 }
 
 TEST(Vit, BadInputsAreErrors) {
-  auto vit = vit256_small();
-  auto vit4k = vit4k_xs();
+  auto vit = vit256_small(0, false);
+  auto vit4k = vit4k_xs(0, false);
   NoGradGuard ng;
   expect_error([&] { vit->forward(ops::zeros({1, 3, 250, 256})); }, {"PatchEmbed", "250x256", "16"});
   expect_error([&] { vit->forward(ops::zeros({1, 4, 256, 256})); }, {"VisionTransformer", "[1, 4, 256, 256]"});
@@ -144,8 +144,8 @@ TEST(RegionEncoder, CenterCropOffsetRoundsHalfToEven) {
 }
 
 TEST(RegionEncoder, MatchesTorchOnA1061x1030RegionHeavy) {
-  auto vit256 = vit256_small();
-  auto vit4k = vit4k_xs();
+  auto vit256 = vit256_small(0, false);
+  auto vit4k = vit4k_xs(0, false);
   set_fixture_weights(*vit256);
   set_fixture_weights(*vit4k);
   io::TensorMap want = read_fixture("hipt4k_region.safetensors");
@@ -164,6 +164,7 @@ TEST(RegionEncoder, MatchesTorchOnA1061x1030RegionHeavy) {
 TEST(RegionEncoder, KeepsFullMapsOrNoneAndRefusesBadRegions) {
   VitConfig small = vit256_small_config();
   small.depth = 1;
+  small.init = false;
   VitConfig small4k = vit4k_xs_config();
   small4k.depth = 1;
   RegionEncoder full(std::make_shared<VisionTransformer>(small), std::make_shared<VisionTransformer4K>(small4k),
