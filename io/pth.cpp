@@ -2,6 +2,7 @@
 
 #include <zip.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <limits>
@@ -514,13 +515,19 @@ Tensor PthFile::tensor(const PickleValue& v, const std::string& name) const {
              v.sizes.size(), kMaxDims);
   // The last element the view touches must lie inside the storage's declared element count.
   HIPT_CHECK(v.storage_offset >= 0, "{}: {} has negative storage offset {}", path_, what, v.storage_offset);
-  __int128 last = v.storage_offset;
+  // Bounded sizes and strides keep every product below in range (2^48 elements is 1 PiB of f32).
+  constexpr int64_t kMax = int64_t{1} << 48;
+  __int128 last = v.storage_offset, numel = 1;
   bool empty = false;
   for (size_t d = 0; d < v.sizes.size(); ++d) {
     HIPT_CHECK(v.sizes[d] >= 0 && v.strides[d] >= 0, "{}: {} has negative size or stride in dim {}", path_, what, d);
+    HIPT_CHECK(v.sizes[d] < kMax && v.strides[d] < kMax && v.storage_offset < kMax,
+               "{}: {} has an implausibly large size, stride or offset", path_, what);
     empty = empty || v.sizes[d] == 0;
     if (v.sizes[d] > 0) last += static_cast<__int128>(v.sizes[d] - 1) * v.strides[d];
+    if (!empty) numel = std::min<__int128>(numel * v.sizes[d], kMax);
   }
+  HIPT_CHECK(numel < kMax, "{}: {} has more than 2^48 elements", path_, what);
   HIPT_CHECK(empty || last < s.integer,
              "{}: {} (sizes {}, strides {}, offset {}) reaches element {} of storage '{}' which holds {}", path_, what,
              Shape(v.sizes).str(), Shape(v.strides).str(), v.storage_offset, static_cast<int64_t>(last), s.text,

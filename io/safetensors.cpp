@@ -111,7 +111,9 @@ Entry parse_entry(const std::string& path, const std::string& name, const json& 
 Header read_header(const std::string& path, std::ifstream& in) {
   HIPT_CHECK(in.good(), "{}: cannot open", path);
   in.seekg(0, std::ios::end);
-  const uint64_t file_size = static_cast<uint64_t>(in.tellg());
+  const std::streamoff end = in.tellg();
+  HIPT_CHECK(end >= 0, "{}: cannot read (a folder?)", path);
+  const auto file_size = static_cast<uint64_t>(end);
   in.seekg(0);
   HIPT_CHECK(file_size >= 8, "{}: safetensors: file is {} bytes, too short for the 8-byte header length", path,
              file_size);

@@ -153,6 +153,11 @@ TEST(Pth, ViewOutsideItsStorageIsRefused) {
   testing::expect_error([&] { file.tensor(v, "view"); }, {"'view'", "reaches element 103", "which holds 24"});
   v.strides = {-1};
   testing::expect_error([&] { file.tensor(v, "view"); }, {"negative size or stride"});
+  v.sizes = {int64_t{1} << 30, int64_t{1} << 30};  // stride 0 keeps it inside the storage
+  v.strides = {0, 0};
+  testing::expect_error([&] { file.tensor(v, "view"); }, {"more than 2^48 elements"});
+  v.sizes = {int64_t{1} << 50};
+  testing::expect_error([&] { file.tensor(v, "view"); }, {"implausibly large"});
   v.sizes = {0};
   v.strides = {1};
   v.storage_offset = 1000;  // an empty view touches nothing
