@@ -1,6 +1,7 @@
 // HIPT_LGP_FC and the MCAT survival head against PyTorch (scripts/make_slide_model_fixture.py),
 // finite-difference gradients of the global path and the loss, and the errors for bad inputs.
 #include "autograd/nn_functions.h"
+#include "hipt/checkpoint.h"
 #include "hipt/slide_model.h"
 #include "testing.h"
 #include "vit_fixture_formula.h"
@@ -43,6 +44,25 @@ TEST(SlideModel, ParameterNamesAndOrderAreTheReferences) {
   EXPECT_EQ(param_table(model), io::read_safetensors_metadata(path).at("params"));
   // 3,376,515 for two classes (hipt-model.md §6.2); each extra class adds 193.
   EXPECT_EQ(model.num_parameters(), 3376515 + 2 * 193);
+}
+
+TEST(SlideModel, LoadsAFineTunedCheckpointWithDataParallelNames) {
+  // s_<fold>_checkpoint.pt was saved with local_vit wrapped in DataParallel: local_vit.module.*.
+  HiptLgpFc trained(fixture_config());
+  testing::set_fixture_weights(trained);
+  io::TensorMap saved;
+  for (const auto& [name, t] : trained.state_dict()) {
+    const std::string prefix = "local_vit.";
+    saved[name.rfind(prefix, 0) == 0 ? prefix + "module." + name.substr(prefix.size()) : name] = t;
+  }
+  const std::string path = ::testing::TempDir() + "hipt_slide_ckpt.safetensors";
+  io::write_safetensors(path, saved);
+  HiptLgpFc model(fixture_config());
+  load_backbone(model, path);
+  nn::TensorMap loaded = model.state_dict();
+  for (const auto& [name, t] : trained.state_dict())
+    ASSERT_EQ(ops::to_vector<float>(loaded.at(name)), ops::to_vector<float>(t)) << name;
+  std::remove(path.c_str());
 }
 
 TEST(SlideModel, HiptLgpFcMatchesPyTorch) {
