@@ -2,6 +2,8 @@
 
 #include <fmt/ranges.h>
 
+#include <set>
+
 #include "tensor/ops.h"
 
 namespace hipt::nn {
@@ -45,8 +47,8 @@ TensorMap Module::state_dict() const {
 void Module::load_state_dict(const TensorMap& tensors, const std::string& source) {
   std::vector<std::string> missing, unexpected, misshaped;
   std::vector<Parameter> params = named_parameters();
-  std::map<std::string, const Tensor*> wanted;
-  for (const auto& p : params) wanted[p.name] = &p.tensor;
+  std::set<std::string> wanted;
+  for (const auto& p : params) wanted.insert(p.name);
   for (const auto& p : params) {
     auto it = tensors.find(p.name);
     if (it == tensors.end())
