@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -109,16 +110,19 @@ Entry parse_entry(const std::string& path, const std::string& name, const json& 
 
 // Reads and validates everything but the tensor bytes. `in` is positioned after the header.
 Header read_header(const std::string& path, std::ifstream& in) {
+  std::error_code ec;
+  HIPT_CHECK(!std::filesystem::is_directory(path, ec), "{}: is a folder, not a safetensors file", path);
   HIPT_CHECK(in.good(), "{}: cannot open", path);
   in.seekg(0, std::ios::end);
   const std::streamoff end = in.tellg();
-  HIPT_CHECK(end >= 0, "{}: cannot read (a folder?)", path);
+  HIPT_CHECK(end >= 0, "{}: cannot read", path);
   const auto file_size = static_cast<uint64_t>(end);
   in.seekg(0);
   HIPT_CHECK(file_size >= 8, "{}: safetensors: file is {} bytes, too short for the 8-byte header length", path,
              file_size);
-  unsigned char len_bytes[8];
+  unsigned char len_bytes[8] = {};
   in.read(reinterpret_cast<char*>(len_bytes), 8);
+  HIPT_CHECK(in.good(), "{}: cannot read the header length", path);
   const uint64_t n = read_u64_le(len_bytes);
   HIPT_CHECK(n <= kMaxHeaderBytes, "{}: safetensors: header length {} exceeds the limit {}", path, n, kMaxHeaderBytes);
   HIPT_CHECK(n <= file_size - 8, "{}: safetensors: header length {} but only {} bytes follow (truncated file?)", path,

@@ -130,6 +130,7 @@ TEST(Pth, BrokenFilesAreOneClearError) {
     testing::expect_error([&] { io::read_pth(fixture(c.file)); }, parts);
   }
   testing::expect_error([] { io::read_pth("/nonexistent/m.pth"); }, {"/nonexistent/m.pth", "cannot open"});
+  testing::expect_error([] { io::read_pth(::testing::TempDir()); }, {::testing::TempDir(), "not a ZIP archive"});
   // Not a zip at all; a zip cut short (no central directory).
   std::string path = temp_path("text.pth");
   { std::ofstream(path) << "hello, not a checkpoint"; }
