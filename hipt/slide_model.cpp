@@ -2,7 +2,6 @@
 
 #include <cmath>
 
-#include "autograd/image_functions.h"
 #include "autograd/nn_functions.h"
 
 namespace hipt {
