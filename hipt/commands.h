@@ -39,5 +39,11 @@ struct TilesOptions {
   double a_t = 100, a_h = 16;
 };
 int run_tiles(const TilesOptions& opts);
+// Writes the backbone state dict of `input` (hipt/checkpoint.h rules) to `output` (.safetensors).
+struct ConvertCheckpointOptions {
+  std::string input, output;
+  bool student = false;
+};
+int run_convert_checkpoint(const ConvertCheckpointOptions& opts);
 
 }  // namespace hipt

@@ -55,6 +55,14 @@ int main(int argc, char** argv) {
   tiles->add_option("--a-t", tiles_opts.a_t, "Min tissue area in 512x512 level-0 patches (CLAM a_t)")->check(CLI::NonNegativeNumber);
   tiles->add_option("--a-h", tiles_opts.a_h, "Min hole area in 512x512 level-0 patches (CLAM a_h)")->check(CLI::NonNegativeNumber);
   tiles->add_option("--max-n-holes", tiles_opts.max_n_holes, "Largest holes kept per contour (CLAM max_n_holes)")->check(CLI::NonNegativeNumber);
+  hipt::ConvertCheckpointOptions convert_opts;
+  auto* convert = app.add_subcommand(
+      "convert-checkpoint",
+      "Write the backbone of a .pth checkpoint (DINO teacher by default; module./backbone. removed, head "
+      "dropped) as .safetensors");
+  convert->add_option("input", convert_opts.input, "Checkpoint (.pth, or .safetensors)")->required();
+  convert->add_option("output", convert_opts.output, "Output .safetensors file")->required();
+  convert->add_flag("--student", convert_opts.student, "Take the DINO student instead of the teacher");
 
   try {
     app.parse(argc, argv);
@@ -75,6 +83,7 @@ int main(int argc, char** argv) {
     if (info->parsed()) return hipt::run_slide_info(info_path);
     if (region->parsed()) return hipt::run_read_region(region_opts);
     if (tiles->parsed()) return hipt::run_tiles(tiles_opts);
+    if (convert->parsed()) return hipt::run_convert_checkpoint(convert_opts);
     fmt::print("{}", app.help());
     return 0;
   } catch (const std::exception& e) {

@@ -1,5 +1,11 @@
 #include "nn/module.h"
 
+#include <fmt/ranges.h>
+
+#include <set>
+
+#include "tensor/ops.h"
+
 namespace hipt::nn {
 
 Tensor Module::register_parameter(const std::string& name, Tensor t) {
@@ -30,6 +36,36 @@ int64_t Module::num_parameters() const {
   int64_t n = 0;
   for (const auto& p : named_parameters()) n += p.tensor.numel();
   return n;
+}
+
+TensorMap Module::state_dict() const {
+  TensorMap out;
+  for (auto& p : named_parameters()) out.emplace(p.name, p.tensor);
+  return out;
+}
+
+void Module::load_state_dict(const TensorMap& tensors, const std::string& source) {
+  std::vector<std::string> missing, unexpected, misshaped;
+  std::vector<Parameter> params = named_parameters();
+  std::set<std::string> wanted;
+  for (const auto& p : params) wanted.insert(p.name);
+  for (const auto& p : params) {
+    auto it = tensors.find(p.name);
+    if (it == tensors.end())
+      missing.push_back(fmt::format("{} {}", p.name, p.tensor.shape().str()));
+    else if (it->second.shape() != p.tensor.shape())
+      misshaped.push_back(fmt::format("{} (file {}, model {})", p.name, it->second.shape().str(), p.tensor.shape().str()));
+  }
+  for (const auto& [name, t] : tensors)
+    if (!wanted.count(name)) unexpected.push_back(fmt::format("{} {}", name, t.shape().str()));
+  if (!missing.empty() || !unexpected.empty() || !misshaped.empty()) {
+    std::string msg = fmt::format("{}: does not match the model's {} parameters", source, params.size());
+    if (!missing.empty()) msg += fmt::format("; missing {}: {}", missing.size(), fmt::join(missing, ", "));
+    if (!unexpected.empty()) msg += fmt::format("; unexpected {}: {}", unexpected.size(), fmt::join(unexpected, ", "));
+    if (!misshaped.empty()) msg += fmt::format("; wrong shape {}: {}", misshaped.size(), fmt::join(misshaped, ", "));
+    throw Error(msg);
+  }
+  for (const auto& p : params) ops::copy_(p.tensor, tensors.at(p.name));
 }
 
 void Module::zero_grad() {

@@ -1,6 +1,7 @@
 // Module: a tree of named parameters, named the way PyTorch names state-dict keys
 // ("blocks.0.attn.qkv.weight"), so checkpoints map one to one.
 #pragma once
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -8,6 +9,10 @@
 #include "autograd/functions.h"
 
 namespace hipt::nn {
+
+// Tensors by name, as a state dict holds them (the same alias as io::TensorMap; nn/ does not
+// include io/).
+using TensorMap = std::map<std::string, Tensor>;
 
 struct Parameter {
   std::string name;  // full dotted name from the root module
@@ -21,6 +26,13 @@ class Module {
   std::vector<Parameter> named_parameters() const;
   std::vector<Tensor> parameters() const;
   int64_t num_parameters() const;  // total elements
+
+  // The parameters by name; the tensors are the module's own (writing into them changes it).
+  TensorMap state_dict() const;
+  // Copies each tensor into the parameter of the same name, converted to the parameter's dtype.
+  // Strict: every missing, unexpected or mis-shaped name is listed (with shapes) in one
+  // hipt::Error that starts with `source` (the file name); nothing is copied then.
+  void load_state_dict(const TensorMap& tensors, const std::string& source = "state dict");
   void zero_grad();
 
   // Training mode (dropout active) vs evaluation; applies to the whole subtree.

@@ -4,8 +4,11 @@
 
 #include <array>
 #include <cstdio>
+#include <fstream>
 
 #include "io/png.h"
+#include "io/safetensors.h"
+#include "tensor/ops.h"
 #include "testing.h"
 
 namespace {
@@ -97,4 +100,40 @@ TEST(CliSlide, ErrorsAreOneLine) {
     EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << args << ": " << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << ": " << r.err;
   }
+}
+
+TEST(Cli, ConvertCheckpointWritesTheTeacherBackbone) {
+  const std::string data = std::string(HIPT_TEST_DATA) + "/pth/";
+  const std::string out = ::testing::TempDir() + "hipt_cli_convert.safetensors";
+  CliRun r = run_cli("convert-checkpoint " + data + "dino.pth " + out);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, ::testing::HasSubstr("from 'teacher'"));
+  hipt::io::TensorMap got = hipt::io::read_safetensors(out);
+  hipt::io::TensorMap want = hipt::io::read_safetensors(data + "dino_teacher.expected.safetensors");
+  ASSERT_EQ(got.size(), want.size());
+  for (const auto& [name, t] : want)
+    EXPECT_EQ(hipt::ops::to_vector<float>(got.at(name)), hipt::ops::to_vector<float>(t)) << name;
+  auto meta = hipt::io::read_safetensors_metadata(out);
+  EXPECT_EQ(meta.at("source"), "dino.pth");
+  EXPECT_EQ(meta.at("source_part"), "teacher");
+  ASSERT_EQ(run_cli("convert-checkpoint " + data + "dino.pth " + out + " --student").code, 0);
+  EXPECT_EQ(hipt::io::read_safetensors_metadata(out).at("source_part"), "student");
+  std::remove(out.c_str());
+}
+
+TEST(Cli, ConvertCheckpointErrorsAreOneLine) {
+  const std::string data = std::string(HIPT_TEST_DATA) + "/pth/";
+  const std::string out = ::testing::TempDir() + "hipt_cli_convert_bad.safetensors";
+  for (std::string args : {"convert-checkpoint " + data + "evil.pth " + out,
+                           "convert-checkpoint /nonexistent/x.pth " + out,
+                           "convert-checkpoint " + data + "backbone_f16.pth " + out + " --student",
+                           "convert-checkpoint " + data + "dino.pth /proc/nope/out.safetensors",
+                           std::string("convert-checkpoint ") + data + "dino.pth"}) {
+    CliRun r = run_cli(args);
+    EXPECT_NE(r.code, 0) << args;
+    EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << args << ": " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << ": " << r.err;
+  }
+  std::ifstream missing(out);
+  EXPECT_FALSE(missing.good());
 }

@@ -1,0 +1,28 @@
+// hipt convert-checkpoint: a .pth (or .safetensors) checkpoint -> the stripped backbone state dict
+// as .safetensors, so later runs read a flat file without the pickle machinery.
+#include <fmt/core.h>
+
+#include <filesystem>
+
+#include "hipt/checkpoint.h"
+#include "hipt/commands.h"
+
+namespace hipt {
+
+int run_convert_checkpoint(const ConvertCheckpointOptions& opts) {
+  BackboneWeights w = read_backbone_weights(opts.input, opts.student);
+  int64_t numel = 0;
+  for (const auto& kv : w.tensors) numel += kv.second.numel();
+  std::map<std::string, std::string> metadata = {
+      {"format", "pt"},
+      {"source", std::filesystem::path(opts.input).filename().string()},
+      {"source_part", w.part.empty() ? "(whole file)" : w.part},
+      {"converted_by", std::string("hipt convert-checkpoint ") + HIPT_VERSION},
+  };
+  io::write_safetensors(opts.output, w.tensors, metadata);
+  fmt::print("wrote {}: {} tensors, {} values, from {} of {}\n", opts.output, w.tensors.size(), numel,
+             w.part.empty() ? "the whole file" : "'" + w.part + "'", opts.input);
+  return 0;
+}
+
+}  // namespace hipt

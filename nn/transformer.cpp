@@ -1,0 +1,119 @@
+#include "nn/transformer.h"
+
+#include <cmath>
+
+#include "autograd/image_functions.h"
+#include "autograd/nn_functions.h"
+
+namespace hipt::nn {
+
+// timm's drop_path: keep_prob + U[0,1) floored, i.e. Bernoulli(keep) per sample, then x / keep.
+// dropout_mask already gives 0 or 1/keep; broadcasting it over [B, 1, ...] keeps whole samples.
+Tensor drop_path(const Tensor& x, double p, bool training, Generator& gen) {
+  HIPT_CHECK(p >= 0 && p < 1, "drop_path: p must be in [0, 1), got {} for {}", p, x.str());
+  if (!training || p == 0) return x;
+  HIPT_CHECK(x.dim() >= 1, "drop_path: x must have a batch dim, got {}", x.str());
+  Shape mask_shape = x.shape();
+  for (int d = 1; d < mask_shape.size(); ++d) mask_shape[d] = 1;
+  return mul(x, ops::dropout_mask(mask_shape, p, gen, x.dtype()));
+}
+
+Dropout::Dropout(double p_, GeneratorPtr gen) : p(p_), gen_(std::move(gen)) {
+  HIPT_CHECK(p >= 0 && p < 1, "Dropout: p must be in [0, 1), got {}", p);
+}
+Tensor Dropout::forward(const Tensor& x) const { return dropout(x, p, training(), *gen_); }
+
+DropPath::DropPath(double p_, GeneratorPtr gen) : p(p_), gen_(std::move(gen)) {
+  HIPT_CHECK(p >= 0 && p < 1, "DropPath: p must be in [0, 1), got {}", p);
+}
+Tensor DropPath::forward(const Tensor& x) const { return drop_path(x, p, training(), *gen_); }
+
+Tensor GELU::forward(const Tensor& x) const { return gelu(x); }
+
+Mlp::Mlp(int64_t dim, int64_t hidden, double drop_p, Generator& init, GeneratorPtr gen, DType dtype) {
+  fc1 = register_module("fc1", std::make_shared<Linear>(dim, hidden, true, init, dtype));
+  act = register_module("act", std::make_shared<GELU>());
+  fc2 = register_module("fc2", std::make_shared<Linear>(hidden, dim, true, init, dtype));
+  drop = register_module("drop", std::make_shared<Dropout>(drop_p, std::move(gen)));
+}
+
+Tensor Mlp::forward(const Tensor& x) const {
+  return drop->forward(fc2->forward(drop->forward(act->forward(fc1->forward(x)))));
+}
+
+Attention::Attention(int64_t dim, int64_t heads_, double attn_drop_p, double proj_drop_p, Generator& init,
+                     GeneratorPtr gen, DType dtype)
+    : heads(heads_) {
+  HIPT_CHECK(heads > 0 && dim % heads == 0, "Attention: dim {} is not a multiple of heads {}", dim, heads);
+  scale = 1.0 / std::sqrt(static_cast<double>(dim / heads));
+  qkv = register_module("qkv", std::make_shared<Linear>(dim, 3 * dim, true, init, dtype));
+  attn_drop = register_module("attn_drop", std::make_shared<Dropout>(attn_drop_p, gen));
+  proj = register_module("proj", std::make_shared<Linear>(dim, dim, true, init, dtype));
+  proj_drop = register_module("proj_drop", std::make_shared<Dropout>(proj_drop_p, gen));
+}
+
+Tensor Attention::forward(const Tensor& x, Tensor* probs) const {
+  HIPT_CHECK(x.dim() == 3, "Attention: x must be [B, T, C], got {}", x.str());
+  const int64_t B = x.size(0), T = x.size(1), C = x.size(2), D = C / heads;
+  // [B, T, 3C] viewed as [B, T, 3, H, D]; q, k, v are strided [B, H, T, D] views (row stride 3C),
+  // which the fused attention reads in place.
+  Tensor qkv5 = reshape(qkv->forward(x), {B, T, 3, heads, D});
+  Tensor q = permute(select(qkv5, 2, 0), {0, 2, 1, 3});
+  Tensor k = permute(select(qkv5, 2, 1), {0, 2, 1, 3});
+  Tensor v = permute(select(qkv5, 2, 2), {0, 2, 1, 3});
+  Tensor o;
+  if (attn_drop->training() && attn_drop->p > 0) {
+    // Dropout sits between softmax and ·v, so the fused op cannot run: the plain composition.
+    Tensor a = softmax(mul(matmul(q, k, false, true), scale), -1);
+    if (probs) *probs = a.detach();
+    o = matmul(attn_drop->forward(a), v);
+  } else if (probs) {
+    Tensor p;
+    o = ops::attention(q.detach(), k.detach(), v.detach(), scale, &p);
+    *probs = p;
+    if (needs_graph({&q, &k, &v})) o = attention(q, k, v, scale);  // the heatmap path rarely trains
+  } else {
+    o = attention(q, k, v, scale);
+  }
+  o = reshape(permute(o, {0, 2, 1, 3}), {B, T, C});
+  return proj_drop->forward(proj->forward(o));
+}
+
+Block::Block(int64_t dim, int64_t heads, double mlp_ratio, double drop, double attn_drop, double drop_path_p,
+             Generator& init, GeneratorPtr gen, DType dtype) {
+  norm1 = register_module("norm1", std::make_shared<LayerNorm>(dim, 1e-6, dtype));
+  attn = register_module("attn", std::make_shared<Attention>(dim, heads, attn_drop, drop, init, gen, dtype));
+  drop_path = register_module("drop_path", std::make_shared<DropPath>(drop_path_p, gen));
+  norm2 = register_module("norm2", std::make_shared<LayerNorm>(dim, 1e-6, dtype));
+  const auto hidden = static_cast<int64_t>(static_cast<double>(dim) * mlp_ratio);
+  mlp = register_module("mlp", std::make_shared<Mlp>(dim, hidden, drop, init, gen, dtype));
+}
+
+Tensor Block::forward(const Tensor& x, Tensor* probs) const {
+  Tensor y = add(x, drop_path->forward(attn->forward(norm1->forward(x), probs)));
+  return add(y, drop_path->forward(mlp->forward(norm2->forward(y))));
+}
+
+PatchConv::PatchConv(int64_t patch, int64_t in_chans, int64_t dim, Generator& init, DType dtype) {
+  HIPT_CHECK(patch > 0 && in_chans > 0 && dim > 0, "PatchEmbed: sizes must be positive, got patch={} in_chans={} "
+             "dim={}", patch, in_chans, dim);
+  const double bound = 1.0 / std::sqrt(static_cast<double>(in_chans * patch * patch));
+  weight = register_parameter("weight", ops::uniform({dim, in_chans, patch, patch}, -bound, bound, init, dtype));
+  bias = register_parameter("bias", ops::uniform({dim}, -bound, bound, init, dtype));
+}
+
+PatchEmbed::PatchEmbed(int64_t patch_, int64_t in_chans, int64_t dim, Generator& init, DType dtype) : patch(patch_) {
+  proj = register_module("proj", std::make_shared<PatchConv>(patch, in_chans, dim, init, dtype));
+}
+
+Tensor PatchEmbed::forward(const Tensor& x) const {
+  const Tensor& w = proj->weight;
+  HIPT_CHECK(x.dim() == 4 && x.size(1) == w.size(1), "PatchEmbed: x must be [B, {}, H, W], got {}", w.size(1),
+             x.str());
+  HIPT_CHECK(x.size(2) % patch == 0 && x.size(3) % patch == 0,
+             "PatchEmbed: image {}x{} is not a multiple of the patch size {}", x.size(2), x.size(3), patch);
+  Tensor tokens = matmul(patchify(x, patch), reshape(w, {w.size(0), -1}), false, true);
+  return add(tokens, proj->bias);
+}
+
+}  // namespace hipt::nn
