@@ -7,6 +7,16 @@
 
 namespace hipt::nn {
 
+namespace {
+// fresh + other, written into `fresh` when no graph is recorded: `fresh` must be a tensor this
+// layer just made (a GEMM output) that nothing else holds, with the result's shape.
+Tensor add_into(const Tensor& fresh, const Tensor& other) {
+  if (needs_graph(fresh, other)) return add(fresh, other);
+  ops::add_(fresh, other);
+  return fresh;
+}
+}  // namespace
+
 // timm's drop_path: keep_prob + U[0,1) floored, i.e. Bernoulli(keep) per sample, then x / keep.
 // dropout_mask already gives 0 or 1/keep; broadcasting it over [B, 1, ...] keeps whole samples.
 Tensor drop_path(const Tensor& x, double p, bool training, Generator& gen) {
@@ -90,8 +100,9 @@ Block::Block(int64_t dim, int64_t heads, double mlp_ratio, double drop, double a
 }
 
 Tensor Block::forward(const Tensor& x, Tensor* probs) const {
-  Tensor y = add(x, drop_path->forward(attn->forward(norm1->forward(x), probs)));
-  return add(y, drop_path->forward(mlp->forward(norm2->forward(y))));
+  // Each branch ends in a fresh Linear output (dropout and drop path return it or a fresh product).
+  Tensor y = add_into(drop_path->forward(attn->forward(norm1->forward(x), probs)), x);
+  return add_into(drop_path->forward(mlp->forward(norm2->forward(y))), y);
 }
 
 PatchConv::PatchConv(int64_t patch, int64_t in_chans, int64_t dim, Generator& init, DType dtype) {
@@ -113,7 +124,7 @@ Tensor PatchEmbed::forward(const Tensor& x) const {
   HIPT_CHECK(x.size(2) % patch == 0 && x.size(3) % patch == 0,
              "PatchEmbed: image {}x{} is not a multiple of the patch size {}", x.size(2), x.size(3), patch);
   Tensor tokens = matmul(patchify(x, patch), reshape(w, {w.size(0), -1}), false, true);
-  return add(tokens, proj->bias);
+  return add_into(tokens, proj->bias);
 }
 
 }  // namespace hipt::nn
