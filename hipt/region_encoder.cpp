@@ -75,8 +75,9 @@ RegionEmbedding RegionEncoder::encode(const Tensor& region) const {
     const int64_t count = std::min(options_.batch, N - first);
     Tensor x = patch_batch(rgb.data<uint8_t>(), W, e.crop_top, e.crop_left, e.cols, first, count);
     Tensor attn;
-    features.push_back(vit256_->forward(x, options_.attention == AttentionMaps::None ? nullptr : &attn));
-    if (options_.attention == AttentionMaps::ClsRow)
+    features.push_back(vit256_->forward(x, options_.attention == AttentionMaps::None ? nullptr : &attn,
+                                        options_.attention == AttentionMaps::ClsRow));
+    if (options_.attention == AttentionMaps::ClsRow)  // [b, heads, 1, 257] -> the 256 patch tokens
       maps.push_back(ops::contiguous(ops::slice(ops::select(attn, 2, 0), 2, 1, attn.size(3))));
     else if (options_.attention == AttentionMaps::Full)
       maps.push_back(attn);

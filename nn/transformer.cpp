@@ -62,7 +62,7 @@ Attention::Attention(int64_t dim, int64_t heads_, double attn_drop_p, double pro
   proj_drop = register_module("proj_drop", std::make_shared<Dropout>(proj_drop_p, gen));
 }
 
-Tensor Attention::forward(const Tensor& x, Tensor* probs) const {
+Tensor Attention::forward(const Tensor& x, Tensor* probs, bool cls_only) const {
   HIPT_CHECK(x.dim() == 3, "Attention: x must be [B, T, C], got {}", x.str());
   const int64_t B = x.size(0), T = x.size(1), C = x.size(2), D = C / heads;
   // [B, T, 3C] viewed as [B, T, 3, H, D]; q, k, v are strided [B, H, T, D] views (row stride 3C),
@@ -71,6 +71,8 @@ Tensor Attention::forward(const Tensor& x, Tensor* probs) const {
   Tensor q = permute(select(qkv5, 2, 0), {0, 2, 1, 3});
   Tensor k = permute(select(qkv5, 2, 1), {0, 2, 1, 3});
   Tensor v = permute(select(qkv5, 2, 2), {0, 2, 1, 3});
+  if (cls_only) q = slice(q, 2, 0, 1);
+  const int64_t Tq = q.size(2);
   Tensor o;
   if (attn_drop->training() && attn_drop->p > 0) {
     // Dropout sits between softmax and ·v, so the fused op cannot run: the plain composition.
@@ -85,7 +87,7 @@ Tensor Attention::forward(const Tensor& x, Tensor* probs) const {
   } else {
     o = attention(q, k, v, scale);
   }
-  o = reshape(permute(o, {0, 2, 1, 3}), {B, T, C});
+  o = reshape(permute(o, {0, 2, 1, 3}), {B, Tq, C});
   return proj_drop->forward(proj->forward(o));
 }
 
@@ -99,9 +101,10 @@ Block::Block(int64_t dim, int64_t heads, double mlp_ratio, double drop, double a
   mlp = register_module("mlp", std::make_shared<Mlp>(dim, hidden, drop, init, gen, dtype));
 }
 
-Tensor Block::forward(const Tensor& x, Tensor* probs) const {
+Tensor Block::forward(const Tensor& x, Tensor* probs, bool cls_only) const {
   // Each branch ends in a fresh Linear output (dropout and drop path return it or a fresh product).
-  Tensor y = add_into(drop_path->forward(attn->forward(norm1->forward(x), probs)), x);
+  Tensor y = add_into(drop_path->forward(attn->forward(norm1->forward(x), probs, cls_only)),
+                      cls_only ? slice(x, 1, 0, 1) : x);
   return add_into(drop_path->forward(mlp->forward(norm2->forward(y))), y);
 }
 

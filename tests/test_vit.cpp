@@ -86,6 +86,11 @@ TEST(Vit, Vit256MatchesTorchOnOnePatch) {
   EXPECT_RELATIVE(cls, want.at("cls"), 1e-5);
   EXPECT_EQ(attn.shape(), Shape({1, 6, 257, 257}));
   EXPECT_RELATIVE(ops::select(attn, 2, 0), want.at("attn_cls_row"), 1e-5);
+  // Without the full map the last block runs [CLS] alone as a query (another code path).
+  Tensor row;
+  EXPECT_RELATIVE(vit->forward(fixture_image({1, 3, 256, 256}), &row, /*cls_row=*/true), want.at("cls"), 1e-5);
+  EXPECT_RELATIVE(ops::select(row, 2, 0), want.at("attn_cls_row"), 1e-5);
+  EXPECT_RELATIVE(vit->forward(fixture_image({1, 3, 256, 256})), want.at("cls"), 1e-5);
 }
 
 TEST(Vit, Vit4kMatchesTorchOnSquareNonSquareAndStoredGrids) {
