@@ -48,6 +48,8 @@ RegionEncoder::RegionEncoder(std::shared_ptr<VisionTransformer> vit256, std::sha
     : vit256_(std::move(vit256)), vit4k_(std::move(vit4k)), options_(options) {
   HIPT_CHECK(vit256_ && vit4k_, "region encoder: both ViTs are needed");
   HIPT_CHECK(options_.batch > 0, "region encoder: batch must be positive, got {}", options_.batch);
+  HIPT_CHECK(vit256_->config().in_chans == 3, "region encoder: ViT-256 must take RGB (3 channels), not {}",
+             vit256_->config().in_chans);
   HIPT_CHECK(vit256_->embed_dim() == vit4k_->config().in_chans,
              "region encoder: ViT-256 gives {}-d features but ViT-4K takes {}", vit256_->embed_dim(),
              vit4k_->config().in_chans);

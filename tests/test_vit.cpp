@@ -136,6 +136,9 @@ TEST(Vit, BadInputsAreErrors) {
   VitConfig bad = vit256_small_config();
   bad.heads = 5;
   expect_error([&] { VisionTransformer v(bad); }, {"heads 5"});
+  VitConfig no_grid = vit256_small_config();
+  no_grid.img_size = 8;
+  expect_error([&] { VisionTransformer v(no_grid); }, {"img_size 8", "empty positional grid"});
 }
 
 // ---------------------------------------------------------------- region encoder
@@ -191,6 +194,14 @@ TEST(RegionEncoder, KeepsFullMapsOrNoneAndRefusesBadRegions) {
   expect_error([&] { full.encode(ops::zeros({256, 256, 4}, DType::U8)); }, {"region encoder", "[256, 256, 4]"});
   expect_error([&] { RegionEncoder(full.vit256(), full.vit4k(), {0, AttentionMaps::None}); }, {"batch"});
   expect_error([&] { RegionEncoder(full.vit256(), nullptr); }, {"both ViTs"});
+  VitConfig wide4k = small4k;
+  wide4k.in_chans = 192;
+  expect_error([&] { RegionEncoder(full.vit256(), std::make_shared<VisionTransformer4K>(wide4k)); },
+               {"region encoder", "384-d", "takes 192"});
+  VitConfig gray = small;
+  gray.in_chans = 1;
+  expect_error([&] { RegionEncoder(std::make_shared<VisionTransformer>(gray), full.vit4k()); },
+               {"region encoder", "RGB", "not 1"});
 }
 
 // ---------------------------------------------------------------- training a tiny ViT
