@@ -54,6 +54,14 @@ TEST(Vit, ParameterNamesShapesAndOrderMatchTheReference) {
   EXPECT_EQ(param_table(*vit4k), io::read_safetensors_metadata(dir + "vit4k_grid.safetensors").at("params"));
 }
 
+TEST(Vit, TinyAndBaseConfigsHaveDinosSizes) {  // counts from the fixture script's torch module
+  VitConfig tiny = vit_tiny_config(), base = vit_base_config();
+  tiny.init = base.init = false;
+  EXPECT_EQ(VisionTransformer(tiny).num_parameters(), 5524416);
+  base.depth = 1;  // 85,798,656 for 12 blocks, less 11 blocks of 12·768² + 13·768 (keeps the test fast)
+  EXPECT_EQ(VisionTransformer(base).num_parameters(), 85798656 - 11 * (12 * 768 * 768 + 13 * 768));
+}
+
 TEST(Vit, InitIsDinos) {
   auto vit = vit4k_xs(7);
   for (const nn::Parameter& p : vit->named_parameters()) {
