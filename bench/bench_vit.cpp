@@ -15,10 +15,13 @@ using namespace hipt;
 namespace {
 constexpr int64_t kBatch = 16;
 
-Tensor input() { return ops::uniform({kBatch, 3, 256, 256}, -1, 1, *std::make_unique<Generator>(1)); }
+Tensor input() {
+  Generator gen(1);
+  return ops::uniform({kBatch, 3, 256, 256}, -1, 1, gen);
+}
 
 void BM_Vit256Forward(benchmark::State& state) {
-  auto vit = vit256_small(0, /*init=*/false);  // PyTorch-style Linear init; the values do not change the speed
+  auto vit = vit256_small(0, /*init=*/false);  // Linear's own init: values do not change the speed
   vit->eval();
   Tensor x = input();
   NoGradGuard ng;
@@ -30,7 +33,7 @@ void BM_Vit256Forward(benchmark::State& state) {
 }
 
 void BM_Vit256TrainStep(benchmark::State& state) {
-  auto vit = vit256_small(0, /*init=*/false);  // PyTorch-style Linear init; the values do not change the speed
+  auto vit = vit256_small(0, /*init=*/false);  // Linear's own init: values do not change the speed
   vit->train();
   Tensor x = input();
   Tensor target = ops::zeros({kBatch, 384});
