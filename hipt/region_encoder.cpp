@@ -48,6 +48,8 @@ RegionEncoder::RegionEncoder(std::shared_ptr<VisionTransformer> vit256, std::sha
     : vit256_(std::move(vit256)), vit4k_(std::move(vit4k)), options_(options) {
   HIPT_CHECK(vit256_ && vit4k_, "region encoder: both ViTs are needed");
   HIPT_CHECK(options_.batch > 0, "region encoder: batch must be positive, got {}", options_.batch);
+  HIPT_CHECK(vit256_->config().in_chans == 3, "region encoder: ViT-256 must take RGB (3 channels), not {}",
+             vit256_->config().in_chans);
   HIPT_CHECK(vit256_->embed_dim() == vit4k_->config().in_chans,
              "region encoder: ViT-256 gives {}-d features but ViT-4K takes {}", vit256_->embed_dim(),
              vit4k_->config().in_chans);
@@ -75,8 +77,9 @@ RegionEmbedding RegionEncoder::encode(const Tensor& region) const {
     const int64_t count = std::min(options_.batch, N - first);
     Tensor x = patch_batch(rgb.data<uint8_t>(), W, e.crop_top, e.crop_left, e.cols, first, count);
     Tensor attn;
-    features.push_back(vit256_->forward(x, options_.attention == AttentionMaps::None ? nullptr : &attn));
-    if (options_.attention == AttentionMaps::ClsRow)
+    features.push_back(vit256_->forward(x, options_.attention == AttentionMaps::None ? nullptr : &attn,
+                                        options_.attention == AttentionMaps::ClsRow));
+    if (options_.attention == AttentionMaps::ClsRow)  // [b, heads, 1, 257] -> the 256 patch tokens
       maps.push_back(ops::contiguous(ops::slice(ops::select(attn, 2, 0), 2, 1, attn.size(3))));
     else if (options_.attention == AttentionMaps::Full)
       maps.push_back(attn);

@@ -72,13 +72,18 @@ Tensor VitBackbone::interpolated_pos_embed(int64_t rows, int64_t cols) const {
   return resized;
 }
 
-Tensor VitBackbone::encode(const Tensor& tokens, int64_t rows, int64_t cols, Tensor* last_attention) const {
+Tensor VitBackbone::encode(const Tensor& tokens, int64_t rows, int64_t cols, Tensor* last_attention,
+                           bool cls_row) const {
   const int64_t B = tokens.size(0), E = embed_dim();
   Tensor x = cat({expand(cls_token, {B, 1, E}), tokens}, 1);
   x = pos_drop->forward(add(x, interpolated_pos_embed(rows, cols)));
-  for (size_t i = 0; i < blocks->size(); ++i)
-    x = (*blocks)[i]->forward(x, i + 1 == blocks->size() ? last_attention : nullptr);
-  return norm->forward(select(x, 1, 0));  // LayerNorm is per token: only [CLS] is returned, only it is normed
+  const size_t last = blocks->size() - 1;
+  for (size_t i = 0; i < last; ++i) x = (*blocks)[i]->forward(x);
+  // Attention, projection, MLP and LayerNorm act per query token, and only [CLS] is returned, so the
+  // last block runs its other tokens only as keys and values (unless their attention rows are asked).
+  const bool cls_only = last_attention == nullptr || cls_row;
+  x = (*blocks)[last]->forward(x, last_attention, cls_only);
+  return norm->forward(select(x, 1, 0));
 }
 
 // ---------------------------------------------------------------- ViT-256
@@ -89,11 +94,11 @@ VisionTransformer::VisionTransformer(const VitConfig& c) : VitBackbone(c, c.patc
   add_blocks_and_init();
 }
 
-Tensor VisionTransformer::forward(const Tensor& x, Tensor* last_attention) const {
+Tensor VisionTransformer::forward(const Tensor& x, Tensor* last_attention, bool cls_row) const {
   HIPT_CHECK(x.dim() == 4 && x.size(1) == config_.in_chans && x.size(2) > 0 && x.size(3) > 0,
              "VisionTransformer: x must be [B, {}, H, W], got {}", config_.in_chans, x.str());
   Tensor tokens = patch_embed->forward(x);
-  return encode(tokens, x.size(2) / config_.patch, x.size(3) / config_.patch, last_attention);
+  return encode(tokens, x.size(2) / config_.patch, x.size(3) / config_.patch, last_attention, cls_row);
 }
 
 Tensor VisionTransformer::last_selfattention(const Tensor& x) const {
@@ -118,13 +123,13 @@ VisionTransformer4K::VisionTransformer4K(const VitConfig& c) : VitBackbone(c, c.
   add_blocks_and_init();
 }
 
-Tensor VisionTransformer4K::forward(const Tensor& x, Tensor* last_attention) const {
+Tensor VisionTransformer4K::forward(const Tensor& x, Tensor* last_attention, bool cls_row) const {
   HIPT_CHECK(x.dim() == 4 && x.size(1) == config_.in_chans && x.size(2) > 0 && x.size(3) > 0,
              "VisionTransformer4K: x must be [B, {}, Hg, Wg], got {}", config_.in_chans, x.str());
   const int64_t B = x.size(0), rows = x.size(2), cols = x.size(3);
   // flatten(2, 3).transpose(1, 2): a transposed view, which the GEMM in phi reads without a copy.
   Tensor tokens = transpose(reshape(x, {B, config_.in_chans, rows * cols}), 1, 2);
-  return encode(phi->forward(tokens), rows, cols, last_attention);
+  return encode(phi->forward(tokens), rows, cols, last_attention, cls_row);
 }
 
 Tensor VisionTransformer4K::last_selfattention(const Tensor& x) const {

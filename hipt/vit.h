@@ -51,8 +51,9 @@ class VitBackbone : public nn::Module {
   // and re-initialises every Linear and the tokens as DINO does (trunc normal std 0.02, zero biases).
   void add_blocks_and_init();
   // tokens [B, L, E] on a rows × cols grid -> [CLS] after the final norm [B, E]; with `last_attention`,
-  // the last block's attention [B, heads, L+1, L+1].
-  Tensor encode(const Tensor& tokens, int64_t rows, int64_t cols, Tensor* last_attention) const;
+  // the last block's attention [B, heads, L+1, L+1], or its [CLS] row [B, heads, 1, L+1] if cls_row.
+  // Only [CLS] is computed through the last block's projection and MLP unless the full map is asked.
+  Tensor encode(const Tensor& tokens, int64_t rows, int64_t cols, Tensor* last_attention, bool cls_row) const;
 
   VitConfig config_;
   int64_t pos_grid_;  // side of the stored pos_embed grid (14)
@@ -73,8 +74,9 @@ class VisionTransformer : public VitBackbone {
  public:
   explicit VisionTransformer(const VitConfig& config);
   // x [B, C, H, W], H and W multiples of the patch -> [B, E] ([CLS] after the final norm).
-  // With `last_attention`: also the last block's attention [B, heads, T, T], T = 1 + (H/p)(W/p).
-  Tensor forward(const Tensor& x, Tensor* last_attention = nullptr) const;
+  // With `last_attention`: also the last block's attention [B, heads, T, T], T = 1 + (H/p)(W/p),
+  // or only its [CLS] query row [B, heads, 1, T] when cls_row (cheaper: see encode).
+  Tensor forward(const Tensor& x, Tensor* last_attention = nullptr, bool cls_row = false) const;
   Tensor last_selfattention(const Tensor& x) const;  // [B, heads, T, T]
 
   std::shared_ptr<nn::PatchEmbed> patch_embed;
@@ -94,8 +96,9 @@ class Phi : public nn::Module {
 class VisionTransformer4K : public VitBackbone {
  public:
   explicit VisionTransformer4K(const VitConfig& config);
-  // x [B, in_chans, Hg, Wg] -> [B, E]; with `last_attention`, [B, heads, L+1, L+1], L = Hg·Wg.
-  Tensor forward(const Tensor& x, Tensor* last_attention = nullptr) const;
+  // x [B, in_chans, Hg, Wg] -> [B, E]; with `last_attention`, [B, heads, L+1, L+1], L = Hg·Wg
+  // ([B, heads, 1, L+1] when cls_row).
+  Tensor forward(const Tensor& x, Tensor* last_attention = nullptr, bool cls_row = false) const;
   Tensor last_selfattention(const Tensor& x) const;
 
   std::shared_ptr<Phi> phi;

@@ -17,7 +17,11 @@ Tensor Linear::forward(const Tensor& x) const {
   HIPT_CHECK(x.dim() >= 1 && x.size(-1) == weight.size(1), "Linear: input {} does not end in in_features {}",
              x.shape().str(), weight.size(1));
   Tensor y = matmul(x.dim() == 1 ? unsqueeze(x, 0) : x, weight, false, true);
-  if (bias.defined()) y = add(y, bias);
+  if (bias.defined()) {
+    // Without a graph the product is ours alone: add the bias in place (no second [.., out] buffer).
+    if (needs_graph(y, bias)) y = add(y, bias);
+    else ops::add_(y, bias);
+  }
   return x.dim() == 1 ? squeeze(y, 0) : y;
 }
 

@@ -7,6 +7,16 @@
 
 namespace hipt::nn {
 
+namespace {
+// fresh + other, written into `fresh` when no graph is recorded: `fresh` must be a tensor this
+// layer just made (a GEMM output) that nothing else holds, with the result's shape.
+Tensor add_into(const Tensor& fresh, const Tensor& other) {
+  if (needs_graph(fresh, other)) return add(fresh, other);
+  ops::add_(fresh, other);
+  return fresh;
+}
+}  // namespace
+
 // timm's drop_path: keep_prob + U[0,1) floored, i.e. Bernoulli(keep) per sample, then x / keep.
 // dropout_mask already gives 0 or 1/keep; broadcasting it over [B, 1, ...] keeps whole samples.
 Tensor drop_path(const Tensor& x, double p, bool training, Generator& gen) {
@@ -52,7 +62,7 @@ Attention::Attention(int64_t dim, int64_t heads_, double attn_drop_p, double pro
   proj_drop = register_module("proj_drop", std::make_shared<Dropout>(proj_drop_p, gen));
 }
 
-Tensor Attention::forward(const Tensor& x, Tensor* probs) const {
+Tensor Attention::forward(const Tensor& x, Tensor* probs, bool cls_only) const {
   HIPT_CHECK(x.dim() == 3, "Attention: x must be [B, T, C], got {}", x.str());
   const int64_t B = x.size(0), T = x.size(1), C = x.size(2), D = C / heads;
   // [B, T, 3C] viewed as [B, T, 3, H, D]; q, k, v are strided [B, H, T, D] views (row stride 3C),
@@ -61,6 +71,8 @@ Tensor Attention::forward(const Tensor& x, Tensor* probs) const {
   Tensor q = permute(select(qkv5, 2, 0), {0, 2, 1, 3});
   Tensor k = permute(select(qkv5, 2, 1), {0, 2, 1, 3});
   Tensor v = permute(select(qkv5, 2, 2), {0, 2, 1, 3});
+  if (cls_only) q = slice(q, 2, 0, 1);
+  const int64_t Tq = q.size(2);
   Tensor o;
   if (attn_drop->training() && attn_drop->p > 0) {
     // Dropout sits between softmax and ·v, so the fused op cannot run: the plain composition.
@@ -75,7 +87,7 @@ Tensor Attention::forward(const Tensor& x, Tensor* probs) const {
   } else {
     o = attention(q, k, v, scale);
   }
-  o = reshape(permute(o, {0, 2, 1, 3}), {B, T, C});
+  o = reshape(permute(o, {0, 2, 1, 3}), {B, Tq, C});
   return proj_drop->forward(proj->forward(o));
 }
 
@@ -89,9 +101,11 @@ Block::Block(int64_t dim, int64_t heads, double mlp_ratio, double drop, double a
   mlp = register_module("mlp", std::make_shared<Mlp>(dim, hidden, drop, init, gen, dtype));
 }
 
-Tensor Block::forward(const Tensor& x, Tensor* probs) const {
-  Tensor y = add(x, drop_path->forward(attn->forward(norm1->forward(x), probs)));
-  return add(y, drop_path->forward(mlp->forward(norm2->forward(y))));
+Tensor Block::forward(const Tensor& x, Tensor* probs, bool cls_only) const {
+  // Each branch ends in a fresh Linear output (dropout and drop path return it or a fresh product).
+  Tensor y = add_into(drop_path->forward(attn->forward(norm1->forward(x), probs, cls_only)),
+                      cls_only ? slice(x, 1, 0, 1) : x);
+  return add_into(drop_path->forward(mlp->forward(norm2->forward(y))), y);
 }
 
 PatchConv::PatchConv(int64_t patch, int64_t in_chans, int64_t dim, Generator& init, DType dtype) {
@@ -113,7 +127,7 @@ Tensor PatchEmbed::forward(const Tensor& x) const {
   HIPT_CHECK(x.size(2) % patch == 0 && x.size(3) % patch == 0,
              "PatchEmbed: image {}x{} is not a multiple of the patch size {}", x.size(2), x.size(3), patch);
   Tensor tokens = matmul(patchify(x, patch), reshape(w, {w.size(0), -1}), false, true);
-  return add(tokens, proj->bias);
+  return add_into(tokens, proj->bias);
 }
 
 }  // namespace hipt::nn

@@ -81,8 +81,9 @@ class Attention : public Module {
   Attention(int64_t dim, int64_t heads, double attn_drop, double proj_drop, Generator& init, GeneratorPtr gen,
             DType dtype = DType::F32);
   // x [B, T, dim] -> [B, T, dim]. With `probs`, also the attention matrix [B, heads, T, T]
-  // (before attention dropout).
-  Tensor forward(const Tensor& x, Tensor* probs = nullptr) const;
+  // (before attention dropout). cls_only: only token 0 queries, -> [B, 1, dim] and probs
+  // [B, heads, 1, T] (keys and values still come from every token).
+  Tensor forward(const Tensor& x, Tensor* probs = nullptr, bool cls_only = false) const;
 
   int64_t heads;
   double scale;
@@ -96,7 +97,9 @@ class Block : public Module {
  public:
   Block(int64_t dim, int64_t heads, double mlp_ratio, double drop, double attn_drop, double drop_path,
         Generator& init, GeneratorPtr gen, DType dtype = DType::F32);
-  Tensor forward(const Tensor& x, Tensor* probs = nullptr) const;  // [B, T, dim] -> [B, T, dim]
+  // [B, T, dim] -> [B, T, dim]; cls_only: token 0's output alone, [B, 1, dim] (for the last block,
+  // whose other outputs a [CLS] model never reads).
+  Tensor forward(const Tensor& x, Tensor* probs = nullptr, bool cls_only = false) const;
 
   std::shared_ptr<LayerNorm> norm1, norm2;
   std::shared_ptr<Attention> attn;

@@ -122,9 +122,13 @@ def interpolate_pos(pos_embed, npatch, w0, h0):
 
 
 class Backbone(nn.Module):
-    def run_blocks(self, x, w0, h0):
+    def run_blocks(self, x, w0, h0, with_attention):
         x = torch.cat((self.cls_token.expand(x.shape[0], -1, -1), x), dim=1)
         x = x + interpolate_pos(self.pos_embed, x.shape[1] - 1, w0, h0)
+        if not with_attention:  # the plain DINO forward (what bench/vit_torch.py times)
+            for blk in self.blocks:
+                x = blk(x)
+            return self.norm(x)[:, 0], None
         for blk in self.blocks[:-1]:
             x = blk(x)
         attn = self.blocks[-1](x, return_attention=True)
@@ -143,9 +147,9 @@ class VisionTransformer(Backbone):
         self.blocks = nn.ModuleList([Block(dim, heads) for _ in range(depth)])
         self.norm = nn.LayerNorm(dim, eps=1e-6)
 
-    def forward(self, x):
+    def forward(self, x, with_attention=True):
         _, _, w, h = x.shape
-        return self.run_blocks(self.patch_embed(x), w // self.patch, h // self.patch)
+        return self.run_blocks(self.patch_embed(x), w // self.patch, h // self.patch, with_attention)
 
 
 class VisionTransformer4K(Backbone):
@@ -158,9 +162,9 @@ class VisionTransformer4K(Backbone):
         self.blocks = nn.ModuleList([Block(dim, heads) for _ in range(depth)])
         self.norm = nn.LayerNorm(dim, eps=1e-6)
 
-    def forward(self, x):
+    def forward(self, x, with_attention=True):
         _, _, w, h = x.shape
-        return self.run_blocks(self.phi(x.flatten(2, 3).transpose(1, 2)), w, h)
+        return self.run_blocks(self.phi(x.flatten(2, 3).transpose(1, 2)), w, h, with_attention)
 
 
 # ----------------------------------------------------------------------------- formulas

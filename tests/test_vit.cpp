@@ -54,6 +54,14 @@ TEST(Vit, ParameterNamesShapesAndOrderMatchTheReference) {
   EXPECT_EQ(param_table(*vit4k), io::read_safetensors_metadata(dir + "vit4k_grid.safetensors").at("params"));
 }
 
+TEST(Vit, TinyAndBaseConfigsHaveDinosSizes) {  // counts from the fixture script's torch module
+  VitConfig tiny = vit_tiny_config(), base = vit_base_config();
+  tiny.init = base.init = false;
+  EXPECT_EQ(VisionTransformer(tiny).num_parameters(), 5524416);
+  base.depth = 1;  // 85,798,656 for 12 blocks, less 11 blocks of 12·768² + 13·768 (keeps the test fast)
+  EXPECT_EQ(VisionTransformer(base).num_parameters(), 85798656 - 11 * (12 * 768 * 768 + 13 * 768));
+}
+
 TEST(Vit, InitIsDinos) {
   auto vit = vit4k_xs(7);
   for (const nn::Parameter& p : vit->named_parameters()) {
@@ -86,6 +94,11 @@ TEST(Vit, Vit256MatchesTorchOnOnePatch) {
   EXPECT_RELATIVE(cls, want.at("cls"), 1e-5);
   EXPECT_EQ(attn.shape(), Shape({1, 6, 257, 257}));
   EXPECT_RELATIVE(ops::select(attn, 2, 0), want.at("attn_cls_row"), 1e-5);
+  // Without the full map the last block runs [CLS] alone as a query (another code path).
+  Tensor row;
+  EXPECT_RELATIVE(vit->forward(fixture_image({1, 3, 256, 256}), &row, /*cls_row=*/true), want.at("cls"), 1e-5);
+  EXPECT_RELATIVE(ops::select(row, 2, 0), want.at("attn_cls_row"), 1e-5);
+  EXPECT_RELATIVE(vit->forward(fixture_image({1, 3, 256, 256})), want.at("cls"), 1e-5);
 }
 
 TEST(Vit, Vit4kMatchesTorchOnSquareNonSquareAndStoredGrids) {
@@ -131,6 +144,9 @@ TEST(Vit, BadInputsAreErrors) {
   VitConfig bad = vit256_small_config();
   bad.heads = 5;
   expect_error([&] { VisionTransformer v(bad); }, {"heads 5"});
+  VitConfig no_grid = vit256_small_config();
+  no_grid.img_size = 8;
+  expect_error([&] { VisionTransformer v(no_grid); }, {"img_size 8", "empty positional grid"});
 }
 
 // ---------------------------------------------------------------- region encoder
@@ -186,6 +202,14 @@ TEST(RegionEncoder, KeepsFullMapsOrNoneAndRefusesBadRegions) {
   expect_error([&] { full.encode(ops::zeros({256, 256, 4}, DType::U8)); }, {"region encoder", "[256, 256, 4]"});
   expect_error([&] { RegionEncoder(full.vit256(), full.vit4k(), {0, AttentionMaps::None}); }, {"batch"});
   expect_error([&] { RegionEncoder(full.vit256(), nullptr); }, {"both ViTs"});
+  VitConfig wide4k = small4k;
+  wide4k.in_chans = 192;
+  expect_error([&] { RegionEncoder(full.vit256(), std::make_shared<VisionTransformer4K>(wide4k)); },
+               {"region encoder", "384-d", "takes 192"});
+  VitConfig gray = small;
+  gray.in_chans = 1;
+  expect_error([&] { RegionEncoder(std::make_shared<VisionTransformer>(gray), full.vit4k()); },
+               {"region encoder", "RGB", "not 1"});
 }
 
 // ---------------------------------------------------------------- training a tiny ViT

@@ -53,8 +53,8 @@ TEST(VitLayers, DropoutAndGeluModules) {
   expect_error([&] { nn::Dropout(1.5, gen); }, {"Dropout", "1.5"});
   nn::GELU gelu;
   Tensor g = gelu.forward(ops::from_vector<double>({-1.0, 0.0, 2.0}, {3}));
-  expect_close(g, {-1.0 * 0.5 * (1 + std::erf(-1 / std::sqrt(2.0))), 0.0, 2.0 * 0.5 * (1 + std::erf(2 / std::sqrt(2.0)))},
-               1e-15, 0);
+  auto exact = [](double x) { return x * 0.5 * (1 + std::erf(x / std::sqrt(2.0))); };
+  expect_close(g, {exact(-1.0), 0.0, exact(2.0)}, 1e-15, 0);
 }
 
 TEST(VitLayers, AttentionMatchesPlainDoubleReferenceAndReturnsProbs) {

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# ViT-256 batch 16, hipt (bench_vit) vs PyTorch (bench/vit_torch.py), forward and training step,
+# at 1 and 2 threads. The two run alternately REPS times so both see the same background load; the
+# table shows the best img/s of each and the ratio hipt/PyTorch.
+#
+#   bench/vit_side_by_side.sh                          # from the repo root, after building bench_vit
+#   REPS=3 MIN_TIME=3 THREADS="2" bench/vit_side_by_side.sh
+#   PYTHONS="/usr/bin/python3 /work/venv-torch/bin/python" bench/vit_side_by_side.sh   # several torches
+set -euo pipefail
+BIN=${BIN:-build/bin}
+REPS=${REPS:-2}
+MIN_TIME=${MIN_TIME:-3}
+THREADS=${THREADS:-"1 2"}
+PYTHONS=${PYTHONS:-/usr/bin/python3}
+[ -x "$BIN/bench_vit" ] || { echo "error: no $BIN/bench_vit: configure with -DHIPT_BUILD_BENCH=ON and build bench_vit" >&2; exit 1; }
+here=$(cd "$(dirname "$0")" && pwd)
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+echo "start: $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+for rep in $(seq "$REPS"); do
+  for t in $THREADS; do
+    HIPT_NUM_THREADS=$t "$BIN/bench_vit" --benchmark_min_time="$MIN_TIME" --benchmark_format=json \
+      2>/dev/null >"$out/hipt_${t}_${rep}.json"
+    i=0
+    for py in $PYTHONS; do
+      i=$((i + 1))
+      OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t MKL_NUM_THREADS=$t "$py" "$here/vit_torch.py" "$t" "$MIN_TIME" \
+        >"$out/torch${i}_${t}_${rep}.txt" 2>"$out/torch${i}_${t}.version"
+    done
+  done
+done
+echo "end:   $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+
+python3 - "$out" "$THREADS" <<'PY'
+import glob, json, os, sys
+out, threads = sys.argv[1], sys.argv[2].split()
+names = {"BM_Vit256Forward/real_time": "forward", "BM_Vit256TrainStep/real_time": "train_step"}
+best = {}
+for path in glob.glob(os.path.join(out, "hipt_*.json")):
+    t = os.path.basename(path).split("_")[1]
+    for b in json.load(open(path))["benchmarks"]:
+        if b["name"] in names:
+            k = ("hipt", names[b["name"]], t)
+            best[k] = max(best.get(k, 0), b["img/s"])
+peers = sorted({os.path.basename(p).split("_")[0] for p in glob.glob(os.path.join(out, "torch*_*.txt"))})
+for path in glob.glob(os.path.join(out, "torch*_*.txt")):
+    peer, t = os.path.basename(path).split("_")[:2]
+    for line in open(path):
+        name, v = line.split()
+        best[(peer, name, t)] = max(best.get((peer, name, t), 0), float(v))
+label = {}
+for p in peers:
+    txt = open(os.path.join(out, f"{p}_{threads[0]}.version")).read().split()
+    label[p] = "torch " + (txt[1] if len(txt) > 1 else "?")
+head = "| benchmark | threads | hipt img/s | " + " | ".join(f"{label[p]} img/s | hipt/{label[p]}" for p in peers) + " |"
+print(head)
+print("|" + "---|" * (head.count("|") - 1))
+for name in ("forward", "train_step"):
+    for t in threads:
+        h = best.get(("hipt", name, t), 0)
+        cells = []
+        for p in peers:
+            v = best.get((p, name, t), 0)
+            cells += [f"{v:.2f}", f"{h / v:.2f}x" if v else "-"]
+        print(f"| {name} | {t} | {h:.2f} | " + " | ".join(cells) + " |")
+PY
