@@ -46,4 +46,13 @@ struct ConvertCheckpointOptions {
 };
 int run_convert_checkpoint(const ConvertCheckpointOptions& opts);
 
+// hipt embed-region: a region PNG -> patch_features [N, 384] and region_feature [192] (.safetensors).
+struct EmbedRegionOptions {
+  std::string image, vit256, vit4k, out;
+  int64_t batch = 16;      // ViT-256 patches per forward; bounds memory, and progress moves per batch
+  bool student = false;    // DINO student weights instead of the teacher
+  bool attention = false;  // also write the last-block attention maps of both ViTs
+};
+int run_embed_region(const EmbedRegionOptions& opts);
+
 }  // namespace hipt

@@ -64,6 +64,20 @@ int main(int argc, char** argv) {
   convert->add_option("output", convert_opts.output, "Output .safetensors file")->required();
   convert->add_flag("--student", convert_opts.student, "Take the DINO student instead of the teacher");
 
+  hipt::EmbedRegionOptions embed_opts;
+  auto* embed = app.add_subcommand("embed-region",
+                                   "HIPT-4K features of one region image (PNG, at least 256x256; 4096x4096 at 20x is "
+                                   "the paper's setting) as .safetensors");
+  embed->add_option("--image", embed_opts.image, "Region image (RGB or RGBA PNG; alpha is dropped)")->required();
+  embed->add_option("--vit256", embed_opts.vit256, "ViT-256 checkpoint (.pth or .safetensors)")->required();
+  embed->add_option("--vit4k", embed_opts.vit4k, "ViT-4K checkpoint (.pth or .safetensors)")->required();
+  embed->add_option("--out", embed_opts.out, "Output .safetensors (patch_features [N,384], region_feature [192])")
+      ->required();
+  embed->add_option("--batch", embed_opts.batch, "ViT-256 patches per forward pass")->check(CLI::PositiveNumber);
+  embed->add_flag("--student", embed_opts.student, "Load the DINO student instead of the teacher");
+  embed->add_flag("--attention", embed_opts.attention,
+                  "Also write patch_attention [N,6,256] and region_attention [6,N+1,N+1] (last blocks)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -84,6 +98,7 @@ int main(int argc, char** argv) {
     if (region->parsed()) return hipt::run_read_region(region_opts);
     if (tiles->parsed()) return hipt::run_tiles(tiles_opts);
     if (convert->parsed()) return hipt::run_convert_checkpoint(convert_opts);
+    if (embed->parsed()) return hipt::run_embed_region(embed_opts);
     fmt::print("{}", app.help());
     return 0;
   } catch (const std::exception& e) {

@@ -83,6 +83,7 @@ RegionEmbedding RegionEncoder::encode(const Tensor& region) const {
       maps.push_back(ops::contiguous(ops::slice(ops::select(attn, 2, 0), 2, 1, attn.size(3))));
     else if (options_.attention == AttentionMaps::Full)
       maps.push_back(attn);
+    if (options_.on_patches_done) options_.on_patches_done(first + count);
   }
   e.patch_features = features.size() == 1 ? features[0] : ops::cat(features, 0);
   if (!maps.empty()) e.patch_attention = maps.size() == 1 ? maps[0] : ops::cat(maps, 0);

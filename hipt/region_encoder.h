@@ -5,6 +5,7 @@
 //   -> 256-px patches, row-major -> ViT-256 in minibatches -> [N, 384]
 //   -> grid [1, 384, rows, cols] (G[c, i, j] = F[i·cols + j, c]) -> ViT-4K -> [192]
 #pragma once
+#include <functional>
 #include <memory>
 
 #include "hipt/vit.h"
@@ -20,6 +21,8 @@ enum class AttentionMaps {
 struct RegionEncoderOptions {
   int64_t batch = 256;  // ViT-256 patches per forward (the reference runs a whole region at once)
   AttentionMaps attention = AttentionMaps::ClsRow;
+  // Called after each ViT-256 minibatch with the number of patches encoded so far (for progress).
+  std::function<void(int64_t patches_done)> on_patches_done;
 };
 
 struct RegionEmbedding {

@@ -9,7 +9,9 @@
 #include "io/png.h"
 #include "io/safetensors.h"
 #include "tensor/ops.h"
+#include "hipt/region_encoder.h"
 #include "testing.h"
+#include "vit_fixture_formula.h"
 
 namespace {
 struct CliRun {
@@ -136,4 +138,55 @@ TEST(Cli, ConvertCheckpointErrorsAreOneLine) {
   }
   std::ifstream missing(out);
   EXPECT_FALSE(missing.good());
+}
+
+// embed-region end to end: checkpoints and region written here, features compared with the
+// in-process encoder (whose parity with PyTorch is tested in test_vit.cpp).
+TEST(Cli, EmbedRegionWritesTheEncodersFeatures) {
+  using namespace hipt;  // NOLINT
+  const std::string dir = ::testing::TempDir() + "hipt_cli_embed_" + std::to_string(getpid()) + "/";
+  auto vit256 = vit256_small(0, false);
+  auto vit4k = vit4k_xs(0, false);
+  hipt::testing::set_fixture_weights(*vit256);
+  hipt::testing::set_fixture_weights(*vit4k);
+  // ViT-256 as a bare backbone state dict, ViT-4K with DINO's teacher prefix: both key layouts load.
+  io::write_safetensors(dir + "vit256.safetensors", vit256->state_dict());
+  io::TensorMap prefixed;
+  for (const auto& [name, t] : vit4k->state_dict()) prefixed["teacher.backbone." + name] = t;
+  io::write_safetensors(dir + "vit4k.safetensors", prefixed);
+  Tensor region = hipt::testing::fixture_region_u8(300, 530);  // crops to 256x512: 2 patches
+  io::write_png(dir + "region.png", region);
+
+  CliRun r = run_cli("embed-region --image " + dir + "region.png --vit256 " + dir + "vit256.safetensors --vit4k " + dir +
+                     "vit4k.safetensors --batch 1 --out " + dir + "out.safetensors");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, ::testing::HasSubstr("\"patches\": 2"));
+  io::TensorMap got = io::read_safetensors(dir + "out.safetensors");
+  RegionEmbedding want = RegionEncoder(vit256, vit4k, {1, AttentionMaps::None, {}}).encode(region);
+  ASSERT_EQ(got.at("patch_features").shape(), Shape({2, 384}));
+  hipt::testing::expect_close(got.at("patch_features"), want.patch_features, 0, 0);
+  hipt::testing::expect_close(got.at("region_feature"), want.region_feature, 0, 0);
+  auto meta = io::read_safetensors_metadata(dir + "out.safetensors");
+  EXPECT_EQ(meta.at("crop_top"), "22");
+  EXPECT_EQ(meta.at("crop_left"), "9");
+
+  // Every failure is one line, and no output file appears.
+  const std::string ok_models = " --vit256 " + dir + "vit256.safetensors --vit4k " + dir + "vit4k.safetensors";
+  io::write_png(dir + "small.png", hipt::testing::fixture_region_u8(255, 600));
+  for (const std::string& args :
+       {"embed-region --image " + dir + "missing.png" + ok_models + " --out " + dir + "bad.safetensors",
+        "embed-region --image " + dir + "small.png" + ok_models + " --out " + dir + "bad.safetensors",
+        "embed-region --image " + dir + "vit256.safetensors" + ok_models + " --out " + dir + "bad.safetensors",
+        "embed-region --image " + dir + "region.png --vit256 " + dir + "vit4k.safetensors --vit4k " + dir +
+            "vit4k.safetensors --out " + dir + "bad.safetensors",
+        "embed-region --image " + dir + "region.png --vit256 " + dir + "nope.pth --vit4k " + dir +
+            "vit4k.safetensors --out " + dir + "bad.safetensors",
+        "embed-region --image " + dir + "region.png" + ok_models + " --batch 0 --out " + dir + "bad.safetensors"}) {
+    CliRun bad = run_cli(args);
+    EXPECT_NE(bad.code, 0) << args;
+    EXPECT_EQ(bad.err.rfind("error: ", 0), 0u) << args << ": " << bad.err;
+    EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << args << ": " << bad.err;
+  }
+  EXPECT_FALSE(std::ifstream(dir + "bad.safetensors").good());
+  std::system(("rm -rf " + dir).c_str());
 }

@@ -165,7 +165,7 @@ TEST(RegionEncoder, MatchesTorchOnA1061x1030RegionHeavy) {
   set_fixture_weights(*vit256);
   set_fixture_weights(*vit4k);
   io::TensorMap want = read_fixture("hipt4k_region.safetensors");
-  RegionEncoder enc(vit256, vit4k, {/*batch=*/6, AttentionMaps::ClsRow});  // 16 patches in 3 minibatches
+  RegionEncoder enc(vit256, vit4k, {/*batch=*/6, AttentionMaps::ClsRow, {}});  // 16 patches in 3 minibatches
   RegionEmbedding e = enc.encode(fixture_region_u8(1061, 1030));
   EXPECT_EQ(e.rows, 4);
   EXPECT_EQ(e.cols, 4);
@@ -184,23 +184,29 @@ TEST(RegionEncoder, KeepsFullMapsOrNoneAndRefusesBadRegions) {
   VitConfig small4k = vit4k_xs_config();
   small4k.depth = 1;
   RegionEncoder full(std::make_shared<VisionTransformer>(small), std::make_shared<VisionTransformer4K>(small4k),
-                     {1, AttentionMaps::Full});
+                     {1, AttentionMaps::Full, {}});
   RegionEmbedding e = full.encode(fixture_region_u8(256, 512 + 100));
   EXPECT_EQ(e.patch_features.shape(), Shape({2, 384}));
   EXPECT_EQ(e.patch_attention.shape(), Shape({2, 6, 257, 257}));
   EXPECT_EQ(e.region_attention.shape(), Shape({6, 3, 3}));
   EXPECT_EQ(e.region_feature.shape(), Shape({192}));
   EXPECT_EQ(e.crop_left, 50);
-  RegionEncoder none(full.vit256(), full.vit4k(), {256, AttentionMaps::None});
+  RegionEncoder none(full.vit256(), full.vit4k(), {256, AttentionMaps::None, {}});
   RegionEmbedding n = none.encode(fixture_region_u8(256, 612));
   EXPECT_FALSE(n.patch_attention.defined());
   EXPECT_FALSE(n.region_attention.defined());
   EXPECT_EQ(ops::to_vector<float>(n.region_feature), ops::to_vector<float>(e.region_feature));
 
+  std::vector<int64_t> progress;
+  RegionEncoder counted(full.vit256(), full.vit4k(),
+                        {1, AttentionMaps::None, [&](int64_t done) { progress.push_back(done); }});
+  counted.encode(fixture_region_u8(256, 612));
+  EXPECT_EQ(progress, std::vector<int64_t>({1, 2}));  // one call per minibatch, patches done so far
+
   expect_error([&] { full.encode(fixture_region_u8(255, 1024)); }, {"region encoder", "255x1024", "256"});
   expect_error([&] { full.encode(ops::zeros({256, 256, 3})); }, {"region encoder", "u8 [H, W, 3]"});
   expect_error([&] { full.encode(ops::zeros({256, 256, 4}, DType::U8)); }, {"region encoder", "[256, 256, 4]"});
-  expect_error([&] { RegionEncoder(full.vit256(), full.vit4k(), {0, AttentionMaps::None}); }, {"batch"});
+  expect_error([&] { RegionEncoder(full.vit256(), full.vit4k(), {0, AttentionMaps::None, {}}); }, {"batch"});
   expect_error([&] { RegionEncoder(full.vit256(), nullptr); }, {"both ViTs"});
   VitConfig wide4k = small4k;
   wide4k.in_chans = 192;
