@@ -33,6 +33,8 @@ class SlideImpl {
   mutable TileCache cache;
 
   TileBytes tile(int level, int64_t index) const;
+  void read_level_pixels(int level, int64_t lx, int64_t ly, int64_t w, int64_t h, uint8_t* rgba) const;
+  void synthesize_missing_tile(int level, int64_t index, uint8_t* rgba) const;
 };
 
 namespace {
@@ -66,7 +68,7 @@ void refuse_unsupported_formats(const std::string& path) {
       {"mrxs", "MIRAX (.mrxs)"},     {"ndpi", "Hamamatsu NDPI"},   {"vms", "Hamamatsu VMS"},
       {"vmu", "Hamamatsu VMU"},      {"dcm", "DICOM"},             {"scn", "Leica SCN"},
       {"bif", "Ventana BIF"},        {"czi", "Zeiss CZI"},         {"isyntax", "Philips iSyntax"},
-      {"svslide", "Sakura SVSlide"}, {"tif.gz", "compressed TIFF"}};
+      {"svslide", "Sakura SVSlide"}};
   std::string ext = lower_extension(path);
   for (const auto& [e, name] : kUnsupported)
     HIPT_CHECK(ext != e, "{}: {} slides are not supported (only Aperio SVS and tiled TIFF)", path, name);
@@ -113,10 +115,82 @@ TileBytes SlideImpl::tile(int level, int64_t index) const {
   if (TileBytes hit = cache.get(level, index)) return hit;
   const TiffDir& d = file.dirs()[static_cast<size_t>(level_dirs[static_cast<size_t>(level)])];
   auto bytes = std::make_shared<std::vector<uint8_t>>(static_cast<size_t>(d.tile_width * d.tile_height * 4));
-  decode_tile(file, d, index, bytes->data());
+  if (vendor == "aperio" && level > 0 && d.byte_counts[static_cast<size_t>(index)] == 0)
+    synthesize_missing_tile(level, index, bytes->data());
+  else
+    decode_tile(file, d, index, bytes->data());
   TileBytes t = std::move(bytes);
   if (opts.cache_bytes > 0) cache.put(level, index, t);
   return t;
+}
+
+// Aperio leaves tiles with no bytes where the scanner saw nothing; OpenSlide paints them from
+// the level above, scaled down. We average the covering box of the level above (alpha-weighted),
+// which is close to, not bit-identical with, OpenSlide's cairo scaling.
+void SlideImpl::synthesize_missing_tile(int level, int64_t index, uint8_t* rgba) const {
+  const SlideLevel& lv = levels[static_cast<size_t>(level)];
+  const SlideLevel& up = levels[static_cast<size_t>(level - 1)];
+  const double r = lv.downsample / up.downsample;
+  const int64_t tiles_across = (lv.width + lv.tile_width - 1) / lv.tile_width;
+  const int64_t ox = (index % tiles_across) * lv.tile_width, oy = (index / tiles_across) * lv.tile_height;
+  const int64_t sx = static_cast<int64_t>(ox * r), sy = static_cast<int64_t>(oy * r);
+  const int64_t sw = static_cast<int64_t>(std::ceil((ox + lv.tile_width) * r)) - sx + 1;
+  const int64_t sh = static_cast<int64_t>(std::ceil((oy + lv.tile_height) * r)) - sy + 1;
+  std::vector<uint8_t> src(static_cast<size_t>(sw * sh * 4));
+  read_level_pixels(level - 1, sx, sy, sw, sh, src.data());
+  for (int64_t y = 0; y < lv.tile_height; ++y)
+    for (int64_t x = 0; x < lv.tile_width; ++x) {
+      int64_t bx0 = static_cast<int64_t>((ox + x) * r) - sx, bx1 = std::max(bx0 + 1, static_cast<int64_t>((ox + x + 1) * r) - sx);
+      int64_t by0 = static_cast<int64_t>((oy + y) * r) - sy, by1 = std::max(by0 + 1, static_cast<int64_t>((oy + y + 1) * r) - sy);
+      double sum[3] = {0, 0, 0}, alpha = 0;
+      int64_t count = 0;
+      for (int64_t by = by0; by < std::min(by1, sh); ++by)
+        for (int64_t bx = bx0; bx < std::min(bx1, sw); ++bx, ++count) {
+          const uint8_t* p = src.data() + (by * sw + bx) * 4;
+          for (int c = 0; c < 3; ++c) sum[c] += static_cast<double>(p[c]) * p[3];
+          alpha += p[3];
+        }
+      uint8_t* o = rgba + (y * lv.tile_width + x) * 4;
+      for (int c = 0; c < 3; ++c) o[c] = alpha > 0 ? static_cast<uint8_t>(std::lround(sum[c] / alpha)) : 0;
+      o[3] = count > 0 ? static_cast<uint8_t>(std::lround(alpha / static_cast<double>(count))) : 0;
+      if (o[3] == 0) o[0] = o[1] = o[2] = 0;
+    }
+  // Past the level's edge stays transparent, as for decoded tiles.
+  for (int64_t y = 0; y < lv.tile_height; ++y)
+    for (int64_t x = 0; x < lv.tile_width; ++x)
+      if (ox + x >= lv.width || oy + y >= lv.height) std::memset(rgba + (y * lv.tile_width + x) * 4, 0, 4);
+}
+
+// rgba [h, w, 4] <- level pixels [lx, lx + w) x [ly, ly + h), zero outside the level; tiles are
+// placed by integer copy, several at once on the engine's threads.
+void SlideImpl::read_level_pixels(int level, int64_t lx, int64_t ly, int64_t w, int64_t h, uint8_t* rgba) const {
+  std::memset(rgba, 0, static_cast<size_t>(w * h * 4));
+  if (w == 0 || h == 0) return;
+  const SlideLevel& lv = levels[static_cast<size_t>(level)];
+  // The region's part inside the level.
+  const int64_t x0 = std::max<int64_t>(lx, 0), y0 = std::max<int64_t>(ly, 0);
+  const int64_t x1 = std::min(lx + w, lv.width), y1 = std::min(ly + h, lv.height);
+  if (x0 >= x1 || y0 >= y1) return;
+  const int64_t tw = lv.tile_width, th = lv.tile_height;
+  const int64_t col0 = x0 / tw, col1 = (x1 - 1) / tw, row0 = y0 / th, row1 = (y1 - 1) / th;
+  const int64_t cols = col1 - col0 + 1, n = cols * (row1 - row0 + 1);
+  const int64_t tiles_across = (lv.width + tw - 1) / tw;
+  auto place = [&](int64_t lo, int64_t hi) {
+    for (int64_t t = lo; t < hi; ++t) {
+      int64_t col = col0 + t % cols, row = row0 + t / cols;
+      TileBytes tile_bytes = tile(level, row * tiles_across + col);
+      int64_t tx0 = std::max(x0, col * tw), tx1 = std::min(x1, (col + 1) * tw);
+      int64_t ty0 = std::max(y0, row * th), ty1 = std::min(y1, (row + 1) * th);
+      for (int64_t ty = ty0; ty < ty1; ++ty)
+        std::memcpy(rgba + ((ty - ly) * w + (tx0 - lx)) * 4,
+                    tile_bytes->data() + ((ty - row * th) * tw + (tx0 - col * tw)) * 4,
+                    static_cast<size_t>((tx1 - tx0) * 4));
+    }
+  };
+  if (opts.threads == 1 || n == 1)
+    place(0, n);
+  else
+    parallel_for(0, n, 1, place);
 }
 
 Slide::Slide(std::unique_ptr<SlideImpl> impl) : impl_(std::move(impl)) {}
@@ -231,8 +305,6 @@ int64_t level_origin(int64_t p, double ds) {
   return p >= 0 ? static_cast<int64_t>(q) : -static_cast<int64_t>(-q);
 }
 
-int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
-
 }  // namespace
 
 Tensor Slide::read_region(int64_t x, int64_t y, int level, int64_t w, int64_t h) const {
@@ -253,33 +325,8 @@ void Slide::check_region(int level, int64_t w, int64_t h) const {
 
 void Slide::read_region_into(uint8_t* rgba, int64_t x, int64_t y, int level, int64_t w, int64_t h) const {
   check_region(level, w, h);
-  std::memset(rgba, 0, static_cast<size_t>(w * h * 4));
-  if (w == 0 || h == 0) return;
-  const SlideLevel& lv = impl_->levels[static_cast<size_t>(level)];
-  const int64_t lx = level_origin(x, lv.downsample), ly = level_origin(y, lv.downsample);
-  // The region's part inside the level, in level pixels.
-  const int64_t x0 = std::max<int64_t>(lx, 0), y0 = std::max<int64_t>(ly, 0);
-  const int64_t x1 = std::min(lx + w, lv.width), y1 = std::min(ly + h, lv.height);
-  if (x0 >= x1 || y0 >= y1) return;
-  const int64_t tw = lv.tile_width, th = lv.tile_height;
-  const int64_t col0 = floor_div(x0, tw), col1 = (x1 - 1) / tw, row0 = floor_div(y0, th), row1 = (y1 - 1) / th;
-  const int64_t cols = col1 - col0 + 1, n = cols * (row1 - row0 + 1);
-  const int64_t tiles_across = (lv.width + tw - 1) / tw;
-  auto place = [&](int64_t lo, int64_t hi) {
-    for (int64_t t = lo; t < hi; ++t) {
-      int64_t col = col0 + t % cols, row = row0 + t / cols;
-      TileBytes tile = impl_->tile(level, row * tiles_across + col);
-      int64_t tx0 = std::max(x0, col * tw), tx1 = std::min(x1, (col + 1) * tw);
-      int64_t ty0 = std::max(y0, row * th), ty1 = std::min(y1, (row + 1) * th);
-      for (int64_t ty = ty0; ty < ty1; ++ty)
-        std::memcpy(rgba + ((ty - ly) * w + (tx0 - lx)) * 4, tile->data() + ((ty - row * th) * tw + (tx0 - col * tw)) * 4,
-                    static_cast<size_t>((tx1 - tx0) * 4));
-    }
-  };
-  if (impl_->opts.threads == 1 || n == 1)
-    place(0, n);
-  else
-    parallel_for(0, n, 1, place);
+  const double ds = impl_->levels[static_cast<size_t>(level)].downsample;
+  impl_->read_level_pixels(level, level_origin(x, ds), level_origin(y, ds), w, h, rgba);
 }
 
 Tensor rgba_to_rgb(const Tensor& rgba, bool white_background) {

@@ -25,7 +25,7 @@ struct SlideLevel {
 struct SlideOptions {
   int64_t max_region_pixels = int64_t{1} << 28;  // read_region refuses w*h above this
   size_t cache_bytes = 256 << 20;                // decoded-tile LRU cache budget (0: no cache)
-  int threads = 0;                               // tile decode threads: 0 = the engine's pool, 1 = serial
+  int threads = 0;                               // tile decoding: 1 = serial, otherwise the engine's pool (HIPT_NUM_THREADS)
 };
 
 class SlideImpl;

@@ -1,3 +1,4 @@
+// See tiff_file.h. libtiff is used only here and for decoding (tile_decode.cpp, associated images).
 #include "io/tiff_file.h"
 
 #include <fcntl.h>
@@ -82,7 +83,9 @@ TiffDir read_dir(TIFF* tif, int index, const std::string& path) {
     uint32_t tw = 0, th = 0;
     TIFFGetField(tif, TIFFTAG_TILEWIDTH, &tw);
     TIFFGetField(tif, TIFFTAG_TILELENGTH, &th);
-    HIPT_CHECK(tw > 0 && th > 0, "{}: directory {}: tile size {}x{} is invalid", path, index, tw, th);
+    // Real tiles are at most a few thousand pixels wide; a decoded tile is tw*th*4 bytes.
+    HIPT_CHECK(tw > 0 && th > 0 && uint64_t{tw} * th <= (uint64_t{1} << 26), "{}: directory {}: tile size {}x{} is invalid",
+               path, index, tw, th);
     d.tile_width = tw;
     d.tile_height = th;
     n = TIFFNumberOfTiles(tif);
@@ -127,9 +130,9 @@ TiffFile::TiffFile(const std::string& path) : path_(path) {
   struct stat st;
   HIPT_CHECK(fstat(fd_, &st) == 0 && S_ISREG(st.st_mode), "{}: not a regular file", path);
   HIPT_CHECK(st.st_size > 0, "{}: the file is empty", path);
+  file_size_ = static_cast<uint64_t>(st.st_size);
   std::unique_ptr<Handle> h = open_handle();
   TIFF* tif = h->tif;
-  big_tiff_ = (TIFFIsBigTIFF(tif) != 0);
   constexpr int kMaxDirs = 4096;
   for (int i = 0;; ++i) {
     HIPT_CHECK(i < kMaxDirs, "{}: more than {} directories", path, kMaxDirs);
@@ -176,6 +179,9 @@ bool TiffFile::dir0_float(uint32_t tag, double* value) const {
 }
 
 void TiffFile::read_bytes(uint64_t offset, uint64_t n, std::string* out) const {
+  // Checked before allocating: a corrupt byte count must not become a huge allocation.
+  HIPT_CHECK(offset <= file_size_ && n <= file_size_ - offset,
+             "{}: cannot read {} bytes at offset {}: the file is truncated ({} bytes)", path_, n, offset, file_size_);
   out->resize(n);
   uint64_t done = 0;
   while (done < n) {

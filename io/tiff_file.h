@@ -45,7 +45,6 @@ class TiffFile {
   const std::string* dir0_string(uint32_t tag) const;
   bool dir0_float(uint32_t tag, double* value) const;
   uint16_t dir0_resolution_unit() const { return resolution_unit_; }
-  bool big_tiff() const { return big_tiff_; }
   const std::string& dir0_xmp() const { return dir0_xmp_; }  // XMLPacket bytes, empty if absent
 
   // Bytes [offset, offset + n) of the file; throws naming the file when they are not all there.
@@ -61,7 +60,7 @@ class TiffFile {
 
   std::string path_;
   int fd_ = -1;
-  bool big_tiff_ = false;
+  uint64_t file_size_ = 0;
   std::vector<TiffDir> dirs_;
   std::vector<std::pair<uint32_t, std::string>> dir0_strings_;
   std::vector<std::pair<uint32_t, double>> dir0_floats_;

@@ -184,6 +184,13 @@ TEST(SlideErrors, TruncatedRealSlide) {
     std::string path = temp_path("truncated_" + std::to_string(keep) + ".svs");
     write_bytes(path, whole.substr(0, keep));
     // Whether the IFDs survive decides if open or read fails; either way one error naming the file.
+    try {
+      auto s = Slide::open(path);
+      s->read_region(0, 0, 0, s->level(0).width, s->level(0).height);
+      for (const auto& name : s->associated_image_names()) s->read_associated_image(name);
+    } catch (const hipt::Error& e) {
+      std::printf("  %zu bytes: %s\n", keep, e.what());
+    }
     expect_error(
         [&] {
           auto s = Slide::open(path);
@@ -208,4 +215,72 @@ TEST(SlideErrors, BadRegionArguments) {
   expect_error([&] { s->level(3); }, {path, "level 3 is out of range"});
   expect_error([&] { s->read_associated_image("label"); }, {path, "no associated image named 'label'"});
   EXPECT_EQ(s->read_region(0, 0, 0, 100, 10).shape(), hipt::Shape({10, 100, 4}));
+  hipt::io::SlideOptions bad;
+  bad.max_region_pixels = 0;
+  expect_error([&] { Slide::open(path, bad); }, {path, "bad SlideOptions"});
+  bad = {};
+  bad.threads = -1;
+  expect_error([&] { Slide::open(path, bad); }, {path, "bad SlideOptions"});
+}
+
+TEST(SlideErrors, AssociatedImageOverThePixelLimit) {
+  HIPT_REQUIRE_SAMPLES();
+  hipt::io::SlideOptions opts;
+  opts.max_region_pixels = 200000;
+  std::string path = hipt::testing::sample("CMU-1-Small-Region.svs");
+  auto s = Slide::open(path, opts);
+  expect_error([&] { s->read_associated_image("macro"); }, {path, "'macro' is 1280x431, over the 200000 pixel limit"});
+  EXPECT_EQ(s->read_associated_image("label").shape(), hipt::Shape({463, 387, 4}));
+}
+
+TEST(SlideTiny, AperioMissingTileIsPaintedFromTheLevelAbove) {
+  TinyDir top = rgb_dir(32), low = rgb_dir(16);
+  top.description = "Aperio Image Library test";
+  low.tiles = {""};
+  auto s = Slide::open(write_tiny("aperio_missing.svs", {top, low}));
+  ASSERT_EQ(s->level_count(), 2);
+  auto r = s->read_region(0, 0, 1, 16, 16);
+  const uint8_t* p = r.data<uint8_t>();
+  for (int64_t y = 0; y < 16; ++y)
+    for (int64_t x = 0; x < 16; ++x) {
+      // Level 0 pixel (X, Y) is ((X % 16) * 16, (Y % 16) * 16, 200): the 2x2 box mean, in double.
+      double want_r = 0, want_g = 0;
+      for (int64_t dy = 0; dy < 2; ++dy)
+        for (int64_t dx = 0; dx < 2; ++dx) {
+          want_r += ((2 * x + dx) % 16) * 16 / 4.0;
+          want_g += ((2 * y + dy) % 16) * 16 / 4.0;
+        }
+      const uint8_t* px = p + (y * 16 + x) * 4;
+      EXPECT_NEAR(px[0], want_r, 0.5);
+      EXPECT_NEAR(px[1], want_g, 0.5);
+      EXPECT_EQ(px[2], 200);
+      EXPECT_EQ(px[3], 255);
+    }
+}
+
+TEST(SlideErrors, AbsurdTileSizeIsRefusedAtOpen) {
+  TinyDir d = rgb_dir();
+  d.tile = 16 * 4096;  // 64Ki x 64Ki tile: 16 GiB decoded
+  std::string path = write_tiny("huge_tile.tif", {d});
+  expect_error([&] { Slide::open(path); }, {path, "tile size 65536x65536 is invalid"});
+}
+
+TEST(SlideRgbaToRgb, CompositesOverTheBackgroundLikeADoubleReference) {
+  std::vector<uint8_t> px;
+  for (int a : {0, 1, 64, 128, 200, 254, 255})
+    for (int c : {0, 17, 128, 255}) px.insert(px.end(), {uint8_t(c), uint8_t(255 - c), uint8_t(c / 2), uint8_t(a)});
+  int64_t n = static_cast<int64_t>(px.size() / 4);
+  hipt::Tensor rgba = hipt::ops::from_vector(px, {1, n, 4});
+  for (bool white : {false, true}) {
+    hipt::Tensor rgb = hipt::io::rgba_to_rgb(rgba, white);
+    ASSERT_EQ(rgb.shape(), hipt::Shape({1, n, 3}));
+    const uint8_t* o = rgb.data<uint8_t>();
+    for (int64_t i = 0; i < n; ++i)
+      for (int c = 0; c < 3; ++c) {
+        double a = px[4 * i + 3] / 255.0;
+        double want = px[4 * i + c] * a + (white ? 255.0 : 0.0) * (1 - a);
+        EXPECT_NEAR(o[3 * i + c], want, 0.5 + 1e-9) << i << " " << c;
+      }
+  }
+  expect_error([&] { hipt::io::rgba_to_rgb(hipt::ops::zeros({2, 2, 3}, hipt::DType::U8)); }, {"rgba_to_rgb", "[2, 2, 3]"});
 }

@@ -12,6 +12,7 @@ namespace hipt::testing {
 struct TinyDir {
   uint32_t width = 16, height = 16;
   uint32_t tile = 16;  // 0: one strip instead of tiles
+  uint32_t tile_height = 0;  // 0: square tiles
   uint16_t compression = 1, photometric = 2, samples = 3;
   uint32_t subfile_type = 0;
   std::string description, software;
@@ -65,7 +66,7 @@ inline std::string tiny_tiff(const std::vector<TinyDir>& dirs) {
     e[284] = {3, 1, shorts({1})};
     if (d.tile) {
       e[322] = {4, 1, longs({d.tile})};
-      e[323] = {4, 1, longs({d.tile})};
+      e[323] = {4, 1, longs({d.tile_height ? d.tile_height : d.tile})};
       e[324] = {4, static_cast<uint32_t>(offsets.size()), longs(offsets)};
       e[325] = {4, static_cast<uint32_t>(counts.size()), longs(counts)};
     } else {
