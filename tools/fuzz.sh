@@ -4,7 +4,8 @@
 # Builds build-fuzz/ (HIPT_BUILD_FUZZ=ON), makes a seed corpus in a temp folder (never in the
 # repository): the real slides in ../shared/wsi-samples, the byte-built TIFFs of fuzz/make_seeds.cpp,
 # and vips pyramids of its test card; then runs fuzz_slide, each run continuing the corpus of the
-# last. Crash/hang inputs land in <work>/artifacts/ (printed at the end). Environment:
+# last, with the dictionary fuzz/tiff.dict. Crash/hang inputs land in <work>/artifacts/ (listed at
+# the end); each run's log is <work>/run<i>.log (overwritten by the next invocation). Environment:
 #   HIPT_FUZZ_WORK   work folder (default: a fresh mktemp -d), kept afterwards for reruns
 #   HIPT_FUZZ_MAX_LEN  -max_len (default 65536: the small samples whole, the big ones' headers)
 set -euo pipefail
@@ -47,7 +48,7 @@ status=0
 for i in $(seq 1 "$runs"); do
   echo "== run $i of $runs: ${secs}s"
   build-fuzz/bin/fuzz_slide "$work/corpus" "$work/seeds" -max_len="$max_len" -rss_limit_mb=2048 \
-    -malloc_limit_mb=1024 -timeout=10 -max_total_time="$secs" -print_final_stats=1 \
+    -malloc_limit_mb=1024 -timeout=10 -dict=fuzz/tiff.dict -max_total_time="$secs" -print_final_stats=1 \
     -artifact_prefix="$work/artifacts/" 2>&1 | tee "$work/run$i.log" | grep -E '^(#[0-9]+.*(INITED|DONE)|stat::|==[0-9]+==|SUMMARY|artifact_prefix|Test unit written)' || true
   [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 done
