@@ -90,3 +90,22 @@ TEST(SlideFuzzRegression, HugeAssociatedImageSizeIsAnError) {
       },
       {path});
 }
+
+// An Aperio level 1024x smaller than level 0 with a tile that has no bytes: painting it from the
+// level above would read a (16 * 1024)² region there; refused by the pixel limit instead.
+TEST(SlideFuzzRegression, MissingTileUnderAFarLargerLevelIsAnError) {
+  TinyDir top, low = one_tile_dir();
+  top.width = top.height = 16384;
+  top.tile = 8192;
+  top.tiles.assign(4, "");  // all missing: transparent, and cheap
+  top.description = "Aperio Image Library fuzz";
+  low.tiles = {""};
+  std::string path = temp_path("fuzz_far_levels.svs");
+  write_bytes(path, tiny_tiff({top, low}));
+  hipt::io::SlideOptions opts;
+  opts.max_region_pixels = int64_t{1} << 24;
+  auto s = Slide::open(path, opts);
+  ASSERT_EQ(s->level_count(), 2);
+  EXPECT_EQ(s->read_region(0, 0, 0, 8, 8).data<uint8_t>()[3], 0);
+  expect_error([&] { s->read_region(0, 0, 1, 16, 16); }, {path, "level 1: tile 0 has no bytes", "pixel limit"});
+}
