@@ -170,8 +170,8 @@ void SlideImpl::synthesize_missing_tile(int level, int64_t index, uint8_t* rgba)
 // rgba [h, w, 4] <- level pixels [lx, lx + w) x [ly, ly + h), zero outside the level; tiles are
 // placed by integer copy, several at once on the engine's threads.
 void SlideImpl::read_level_pixels(int level, int64_t lx, int64_t ly, int64_t w, int64_t h, uint8_t* rgba) const {
+  if (w == 0 || h == 0) return;  // rgba may be null then
   std::memset(rgba, 0, static_cast<size_t>(w * h * 4));
-  if (w == 0 || h == 0) return;
   const SlideLevel& lv = levels[static_cast<size_t>(level)];
   // The region's part inside the level.
   const int64_t x0 = std::max<int64_t>(lx, 0), y0 = std::max<int64_t>(ly, 0);

@@ -1,6 +1,8 @@
 // Helpers for the slide tests: where the samples are, pixel digests, temp files.
 #pragma once
+#include <dirent.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
@@ -33,7 +35,25 @@ inline std::string digest16(const Tensor& t) {
   return io::sha256_hex(c.data<uint8_t>(), static_cast<size_t>(c.shape().numel())).substr(0, 16);
 }
 
-inline std::string temp_path(const std::string& name) { return ::testing::TempDir() + "/" + name; }
+// Per process: ctest runs tests in parallel processes, and other checkouts share /tmp.
+inline std::string temp_path(const std::string& name) {
+  return ::testing::TempDir() + "/hipt_slide_" + std::to_string(::getpid()) + "_" + name;
+}
+
+// Removes this process's temp files when the test program ends (a few MB of pyramids per run).
+class SlideTempCleanup : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    std::string prefix = "hipt_slide_" + std::to_string(::getpid()) + "_";
+    std::string dir = ::testing::TempDir();
+    if (DIR* d = opendir(dir.c_str())) {
+      while (dirent* e = readdir(d))
+        if (std::string(e->d_name).rfind(prefix, 0) == 0) std::system(("rm -rf '" + dir + "/" + e->d_name + "'").c_str());
+      closedir(d);
+    }
+  }
+};
+inline ::testing::Environment* const kSlideTempCleanup = ::testing::AddGlobalTestEnvironment(new SlideTempCleanup);
 
 inline void write_bytes(const std::string& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary) << bytes;
