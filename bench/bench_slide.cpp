@@ -136,7 +136,8 @@ void register_slide(SlideFiles& f) {
     }
     if (c.region == &f.big) {
       const std::string base = std::string(c.name) + "/";
-      reg(base + "hipt_pool2", [&f, c](benchmark::State& s) { bm_hipt(s, f.pool_cached.get(), c.region, false, 2); }, 1);
+      reg(base + "hipt_pool2",
+          [&f, c](benchmark::State& s) { bm_hipt(s, f.pool_cached.get(), c.region, false, 2); }, 1);
       reg(base + "hipt_nocache_pool2",
           [&f, c](benchmark::State& s) { bm_hipt(s, f.pool_nocache.get(), c.region, false, 2); }, 1);
     }
