@@ -5,6 +5,7 @@
 #   bench/slide_side_by_side.sh                     # from the repo root
 #   REPS=5 MIN_TIME=1 bench/slide_side_by_side.sh
 #   FILTER=read256 bench/slide_side_by_side.sh      # a subset of the cases
+#   OUT=/tmp/slide.json bench/slide_side_by_side.sh # keep Google Benchmark's JSON
 # Files: a 17760x17802 JPEG pyramid (Q75 YCbCr 4:2:0, 256² tiles, 8 levels) made once with vips by
 # tiling CMU-1-Small-Region.svs 8x6 (kept in $DATA, default build/bench-data; never committed), and
 # CMU-1-Small-Region.svs itself (240² tiles, 2220x2967: the 4096² case reads the whole level).
@@ -38,7 +39,7 @@ if [ ! -f "$big" ]; then
   mv "$tmp/big.tiff" "$big"
 fi
 
-out=$(mktemp)
+out=${OUT:-$(mktemp)}
 echo "start: $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 "$BUILD/bin/bench_slide" --benchmark_filter="$FILTER" --benchmark_min_time="$MIN_TIME" \
   --benchmark_repetitions="$REPS" --benchmark_out="$out" --benchmark_out_format=json "$big" "$SAMPLE" > /dev/null
@@ -55,20 +56,24 @@ for b in json.load(open(sys.argv[1]))["benchmarks"]:
     ms = b["real_time"] / threads if b["time_unit"] == "ms" else float("nan")
     runs.setdefault((slide, case, threads), {}).setdefault(lib, []).append((ms, b["cpu_time"]))
 print(f"median of {max((len(v) for r in runs.values() for v in r.values()), default=0)} repetitions; "
-      "ms per read (aggregate over the threads); ratio = OpenSlide / hipt (wall), cpu = the same in CPU time\n")
+      "ms per read (aggregate over the callers); ratio = OpenSlide / hipt (wall), cpu = the same in CPU time.\n"
+      "hipt_*pool2 rows are one caller whose tiles decode on 2 pool threads, compared with OpenSlide's 2 callers"
+      " (its only way to use 2 cores); their CPU time counts the caller's thread only, so no cpu ratio.\n")
 print("| slide | case | callers | reader | hipt ms | OpenSlide ms | ratio | cpu ratio |")
 print("|---|---|---|---|---|---|---|---|")
+med = lambda v, i: statistics.median(x[i] for x in v)
 for (slide, case, threads), libs in runs.items():
-    o = libs.get("openslide")
     for lib, v in libs.items():
         if lib == "openslide":
             continue
-        h = statistics.median(x[0] for x in v)
-        hc = statistics.median(x[1] for x in v)
+        pool = lib.endswith("pool2")
+        o = runs.get((slide, case, 2 if pool else threads), {}).get("openslide")
+        h, hc = med(v, 0), med(v, 1)
         if o:
-            om, oc = statistics.median(x[0] for x in o), statistics.median(x[1] for x in o)
-            print(f"| {slide} | {case} | {threads} | {lib} | {h:.3f} | {om:.3f} | {om / h:.1f}x | {oc / hc:.1f}x |")
+            om, oc = med(o, 0), med(o, 1)
+            cpu = "–" if pool else f"{oc / hc:.1f}x"
+            print(f"| {slide} | {case} | {threads} | {lib} | {h:.3f} | {om:.3f} | {om / h:.1f}x | {cpu} |")
         else:
             print(f"| {slide} | {case} | {threads} | {lib} | {h:.3f} | – | – | – |")
 PY
-rm -f "$out"
+[ -n "${OUT:-}" ] || rm -f "$out"
