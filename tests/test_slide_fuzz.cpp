@@ -3,6 +3,8 @@
 // input is rebuilt from scratch with tests/tiny_tiff.h plus patched tag values, so no fuzzer output
 // (nor any mutation of a third-party sample) is committed. Each must give one hipt::Error naming
 // the file, never a crash or a huge allocation.
+#include <dirent.h>
+
 #include "slide_testing.h"
 #include "tiny_tiff.h"
 
@@ -103,4 +105,27 @@ TEST(SlideFuzzRegression, MissingTileUnderAFarLargerLevelIsAnError) {
   auto s = Slide::open(path, opts);
   ASSERT_EQ(s->level_count(), 2);
   expect_error([&] { s->read_region(0, 0, 1, 16, 16); }, {path, "level 1: tile 0 has no bytes", "pixel limit"});
+}
+
+// Found by fuzz_slide (libFuzzer, run 5): after ~25k inputs the harness could not create its input
+// file (EMFILE): every file refused inside TiffFile's constructor leaked its descriptor.
+TEST(SlideFuzzRegression, RefusedFilesDoNotLeakDescriptors) {
+  auto open_fds = [] {
+    int n = 0;
+    if (DIR* d = opendir("/proc/self/fd")) {
+      while (readdir(d)) ++n;
+      closedir(d);
+    }
+    return n;
+  };
+  // Refused at each stage of the constructor: the size check, libtiff's open, a directory's tags.
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"fuzz_fd_empty.tif", ""},
+      {"fuzz_fd_not_tiff.tif", "not a TIFF file at all"},
+      {"fuzz_fd_huge_tile.tif", patch_tag(patch_tag(tiny_tiff({one_tile_dir()}), 322, 1u << 20), 323, 1u << 20)}};
+  for (const auto& [name, bytes] : bad) write_bytes(temp_path(name), bytes);
+  const int before = open_fds();
+  for (int i = 0; i < 20; ++i)
+    for (const auto& [name, bytes] : bad) EXPECT_THROW(Slide::open(temp_path(name)), hipt::Error) << name;
+  EXPECT_EQ(open_fds(), before);
 }
