@@ -27,11 +27,14 @@ const std::string& input_path() {
   return path;
 }
 
+// A failure here is a harness problem or a leak in the reader (EMFILE once descriptors run out):
+// say which before aborting.
 void write_input(const uint8_t* data, size_t size) {
   FILE* f = std::fopen(input_path().c_str(), "wb");
-  if (!f) std::abort();
-  if (size && std::fwrite(data, 1, size, f) != size) std::abort();
-  std::fclose(f);
+  if (!f || (size && std::fwrite(data, 1, size, f) != size) || std::fclose(f) != 0) {
+    std::perror(("fuzz_slide: cannot write " + input_path()).c_str());
+    std::abort();
+  }
 }
 
 // Touches every byte of a region so that reads of uninitialised or freed memory show up.
