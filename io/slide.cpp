@@ -136,6 +136,12 @@ void SlideImpl::synthesize_missing_tile(int level, int64_t index, uint8_t* rgba)
   const int64_t sx = static_cast<int64_t>(ox * r), sy = static_cast<int64_t>(oy * r);
   const int64_t sw = static_cast<int64_t>(std::ceil((ox + lv.tile_width) * r)) - sx + 1;
   const int64_t sh = static_cast<int64_t>(std::ceil((oy + lv.tile_height) * r)) - sy + 1;
+  // A corrupt pyramid (a level thousands of times smaller than the one above) must not turn into
+  // a huge read of the level above.
+  HIPT_CHECK(sw <= opts.max_region_pixels / sh,
+             "{}: level {}: tile {} has no bytes and painting it would read {}x{} pixels of level {} (over the "
+             "{} pixel limit)",
+             file.path(), level, index, sw, sh, level - 1, opts.max_region_pixels);
   std::vector<uint8_t> src(static_cast<size_t>(sw * sh * 4));
   read_level_pixels(level - 1, sx, sy, sw, sh, src.data());
   for (int64_t y = 0; y < lv.tile_height; ++y)
@@ -283,7 +289,8 @@ Tensor Slide::read_associated_image(const std::string& name) const {
   auto it = impl_->associated.find(name);
   HIPT_CHECK(it != impl_->associated.end(), "{}: no associated image named '{}'", path(), name);
   const TiffDir& d = impl_->file.dirs()[static_cast<size_t>(it->second)];
-  HIPT_CHECK(d.width * d.height <= impl_->opts.max_region_pixels, "{}: associated image '{}' is {}x{}, over the {} pixel limit",
+  HIPT_CHECK(d.width <= impl_->opts.max_region_pixels / d.height,  // no overflow: both are up to 2^32
+             "{}: associated image '{}' is {}x{}, over the {} pixel limit",
              path(), name, d.width, d.height, impl_->opts.max_region_pixels);
   Tensor out = ops::empty({d.height, d.width, 4}, DType::U8);
   auto* raster = out.data<uint8_t>();
