@@ -337,10 +337,13 @@ Tensor rgba_to_rgb(const Tensor& rgba, bool white_background) {
   Tensor out = ops::empty({h, w, 3}, DType::U8);
   const uint8_t* s = src.data<uint8_t>();
   uint8_t* o = out.data<uint8_t>();
-  const int bg = white_background ? 255 : 0;
+  // Black background is PIL's convert('RGB') on the reference's non-premultiplied RGBA: alpha is
+  // dropped and the colour bytes kept (a partially transparent pixel, e.g. at the edge of a painted
+  // missing tile or from an RGBA TIFF, keeps its colour; a transparent one is (0,0,0) already).
   for (int64_t i = 0; i < h * w; ++i, s += 4, o += 3) {
     int a = s[3];
-    for (int c = 0; c < 3; ++c) o[c] = static_cast<uint8_t>((s[c] * a + bg * (255 - a) + 127) / 255);
+    for (int c = 0; c < 3; ++c)
+      o[c] = white_background ? static_cast<uint8_t>((s[c] * a + 255 * (255 - a) + 127) / 255) : s[c];
   }
   return out;
 }

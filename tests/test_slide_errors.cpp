@@ -265,7 +265,8 @@ TEST(SlideErrors, AbsurdTileSizeIsRefusedAtOpen) {
   expect_error([&] { Slide::open(path); }, {path, "tile size 65536x65536 is invalid"});
 }
 
-TEST(SlideRgbaToRgb, CompositesOverTheBackgroundLikeADoubleReference) {
+// Black background is PIL's convert('RGB'): alpha dropped, colour kept; white is a composite.
+TEST(SlideRgbaToRgb, DropsAlphaOnBlackAndCompositesOverWhiteLikeADoubleReference) {
   std::vector<uint8_t> px;
   for (int a : {0, 1, 64, 128, 200, 254, 255})
     for (int c : {0, 17, 128, 255}) px.insert(px.end(), {uint8_t(c), uint8_t(255 - c), uint8_t(c / 2), uint8_t(a)});
@@ -278,7 +279,7 @@ TEST(SlideRgbaToRgb, CompositesOverTheBackgroundLikeADoubleReference) {
     for (int64_t i = 0; i < n; ++i)
       for (int c = 0; c < 3; ++c) {
         double a = px[4 * i + 3] / 255.0;
-        double want = px[4 * i + c] * a + (white ? 255.0 : 0.0) * (1 - a);
+        double want = white ? px[4 * i + c] * a + 255.0 * (1 - a) : px[4 * i + c];
         EXPECT_NEAR(o[3 * i + c], want, 0.5 + 1e-9) << i << " " << c;
       }
   }
