@@ -133,6 +133,12 @@ void SlideImpl::synthesize_missing_tile(int level, int64_t index, uint8_t* rgba)
   const double r = lv.downsample / up.downsample;
   const int64_t tiles_across = (lv.width + lv.tile_width - 1) / lv.tile_width;
   const int64_t ox = (index % tiles_across) * lv.tile_width, oy = (index / tiles_across) * lv.tile_height;
+  // A hostile pyramid (a tiny level under a huge one) would make the source box absurdly large:
+  // checked in double before any int64 conversion or allocation.
+  const double source_pixels = (static_cast<double>(lv.tile_width) * r + 2) * (static_cast<double>(lv.tile_height) * r + 2);
+  HIPT_CHECK(source_pixels <= static_cast<double>(opts.max_region_pixels),
+             "{}: level {}: painting missing tile {} from level {} needs about {:.0f} pixels, over the {} pixel limit",
+             file.path(), level, index, level - 1, source_pixels, opts.max_region_pixels);
   const int64_t sx = static_cast<int64_t>(ox * r), sy = static_cast<int64_t>(oy * r);
   const int64_t sw = static_cast<int64_t>(std::ceil((ox + lv.tile_width) * r)) - sx + 1;
   const int64_t sh = static_cast<int64_t>(std::ceil((oy + lv.tile_height) * r)) - sy + 1;

@@ -285,3 +285,18 @@ TEST(SlideRgbaToRgb, DropsAlphaOnBlackAndCompositesOverWhiteLikeADoubleReference
   }
   expect_error([&] { hipt::io::rgba_to_rgb(hipt::ops::zeros({2, 2, 3}, hipt::DType::U8)); }, {"rgba_to_rgb", "[2, 2, 3]"});
 }
+
+// An Aperio missing tile is painted from the level above; a 16x16 level under a 2^20-wide one
+// would need a ~500k x 500k source box (a terabyte): refused with the file named, not bad_alloc.
+TEST(SlideErrors, MissingTileUnderAHugeDownsampleIsRefused) {
+  TinyDir top;
+  top.description = "Aperio Image Library v1\n1048576x16 [0,0 1048576x16] (65536x16) JPEG/RGB Q=70";
+  top.width = 1u << 20, top.height = 16, top.tile = 1u << 16, top.tile_height = 16;
+  top.tiles.assign(16, "");  // missing at level 0: transparent, no bytes needed
+  TinyDir small = rgb_dir();
+  small.tiles = {""};
+  std::string path = write_tiny("aperio_huge_ratio.svs", {top, small});
+  auto s = Slide::open(path);
+  ASSERT_EQ(s->level_count(), 2);
+  expect_error([&] { s->read_region(0, 0, 1, 16, 16); }, {path, "painting missing tile 0", "pixel limit"});
+}
