@@ -286,6 +286,57 @@ TEST(SlideRgbaToRgb, DropsAlphaOnBlackAndCompositesOverWhiteLikeADoubleReference
   expect_error([&] { hipt::io::rgba_to_rgb(hipt::ops::zeros({2, 2, 3}, hipt::DType::U8)); }, {"rgba_to_rgb", "[2, 2, 3]"});
 }
 
+// RGBA TIFFs: read_region promises straight (non-premultiplied) RGBA with transparent = (0,0,0,0),
+// whichever decoder runs. Pixel 0 is (200,100,50) at alpha 128 (premultiplied: (100,50,25)),
+// pixel 1 is transparent with colour bytes left in it. Contiguous 8-bit goes through the direct
+// sample path, planar through libtiff's premultiplying RGBA reader.
+TEST(SlideAlpha, RgbaTiffsComeBackStraightWithTransparentBlackFromEveryDecoder) {
+  auto make = [](uint16_t planar, int extra, bool premultiplied) {
+    const uint8_t colour[3] = {200, 100, 50};
+    TinyDir d;
+    d.samples = 4, d.planar = planar, d.extra_samples = extra;
+    std::string planes[4], contig;
+    for (int i = 0; i < 256; ++i)
+      for (int c = 0; c < 4; ++c) {
+        uint8_t alpha = i == 1 ? 0 : 128;
+        uint8_t v = c == 3 ? alpha : premultiplied ? static_cast<uint8_t>(colour[c] * alpha / 255) : colour[c];
+        if (i == 1 && c < 3) v = 77;  // colour bytes under a transparent pixel
+        planes[c] += static_cast<char>(v);
+        contig += static_cast<char>(v);
+      }
+    if (planar == 2) {
+      // PackBits (literal runs of 128): libtiff refuses uncompressed separate-plane tiles
+      // without memory mapping, which the reader turns off.
+      d.compression = 32773;
+      for (const std::string& plane : planes)
+        d.tiles.push_back(std::string(1, '\x7f') + plane.substr(0, 128) + std::string(1, '\x7f') + plane.substr(128));
+    } else {
+      d.tiles = {contig};
+    }
+    return d;
+  };
+  struct Case {
+    const char* name;
+    TinyDir dir;
+  };
+  const Case cases[] = {{"contig_unassociated.tif", make(1, 2, false)},
+                        {"planar_unassociated.tif", make(2, 2, false)},
+                        {"contig_associated.tif", make(1, 1, true)},
+                        {"planar_associated.tif", make(2, 1, true)},
+                        {"contig_unspecified.tif", make(1, 0, true)}};
+  for (const Case& c : cases) {
+    auto s = Slide::open(write_tiny(c.name, {c.dir}));
+    hipt::Tensor r = s->read_region(0, 0, 0, 2, 1);
+    const uint8_t* p = r.data<uint8_t>();
+    // Premultiplied 8-bit data cannot hold more than the straight value to within 255/128 = 2 levels.
+    EXPECT_NEAR(p[0], 200, 2) << c.name;
+    EXPECT_NEAR(p[1], 100, 2) << c.name;
+    EXPECT_NEAR(p[2], 50, 2) << c.name;
+    EXPECT_EQ(p[3], 128) << c.name;
+    for (int k = 4; k < 8; ++k) EXPECT_EQ(p[k], 0) << c.name << " byte " << k;
+  }
+}
+
 // An Aperio missing tile is painted from the level above; a 16x16 level under a 2^20-wide one
 // would need a ~500k x 500k source box (a terabyte): refused with the file named, not bad_alloc.
 TEST(SlideErrors, MissingTileUnderAHugeDownsampleIsRefused) {
