@@ -476,6 +476,10 @@ int64_t level0_region_size(double magnification, int64_t size, double target_mag
   HIPT_CHECK(f >= 1 && std::abs(ratio - f) < 1e-6,
              "level0_region_size: magnification {} is not a whole multiple of the target {}", magnification,
              target_mag);
+  // Checked in double: a huge --magnification would overflow the int64 conversion and product.
+  HIPT_CHECK(f * static_cast<double>(size) <= static_cast<double>(int64_t{1} << 32),
+             "level0_region_size: a {}-px region at magnification {} (target {}) is larger than any slide", size,
+             magnification, target_mag);
   return size * static_cast<int64_t>(f);
 }
 

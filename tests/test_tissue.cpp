@@ -301,6 +301,10 @@ TEST(TissueMagnification, FromMppOrObjectivePowerOrOverride) {
   hipt::testing::expect_error([] { io::level0_region_size(30); }, {"level0_region_size", "whole multiple"});
   hipt::testing::expect_error([] { io::level0_region_size(10); }, {"level0_region_size", "whole multiple"});  // 0.5x
   hipt::testing::expect_error([] { io::level0_region_size(40, 0); }, {"level0_region_size", "positive"});
+  // A magnification far past any scan: refused before the int64 conversion overflows.
+  hipt::testing::expect_error([] { io::level0_region_size(1e308); }, {"level0_region_size", "larger than any slide"});
+  hipt::testing::expect_error([] { io::level0_region_size(20 * 1048576.0 * 4096); },
+                              {"level0_region_size", "larger than any slide"});
 }
 
 TEST(TissueRegionRead, FortyXIsATwoByTwoBoxAverageAndAlphaFollowsTheFlag) {
