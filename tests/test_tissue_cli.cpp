@@ -92,6 +92,21 @@ TEST(TissueCli, FortyXSlideDoublesTheLevel0RegionAndStepAndUnknownMagnificationI
   for (const std::string& p : {svs, tif, csv, thumb}) std::remove(p.c_str());
 }
 
+// A slide path that is not UTF-8 (Latin-1 file names exist) still gives the JSON summary, with U+FFFD.
+TEST(TissueCli, NonUtf8SlidePathStillPrintsTheSummary) {
+  Tensor img = io::read_png_rgb(std::string(HIPT_TEST_DATA) + "/tissue/synthetic.png");
+  const std::string svs = ht::temp_path("hipt_tiles_latin1_\xe9.svs"), csv = ht::temp_path("hipt_tiles_latin1.csv");
+  io::TiffWriteOptions o;
+  o.aperio = true, o.mpp = 0.5, o.objective_power = 20;
+  io::write_tiff_pyramid(svs, img, o);
+  TilesRun r = hipt_tiles(svs + " --out " + csv + " --size 64 --a-t 0.01");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(r.err.empty()) << r.err;
+  nlohmann::json s = nlohmann::json::parse(r.out);
+  EXPECT_NE(s["slide"].get<std::string>().find("latin1_\xef\xbf\xbd.svs"), std::string::npos);
+  for (const std::string& p : {svs, csv}) std::remove(p.c_str());
+}
+
 TEST(TissueCli, BadArgumentsAreOneErrorLine) {
   Tensor img = io::read_png_rgb(std::string(HIPT_TEST_DATA) + "/tissue/synthetic.png");
   const std::string svs = ht::temp_path("hipt_tiles_err.svs"), csv = ht::temp_path("hipt_tiles_err.csv");
