@@ -331,6 +331,13 @@ void Slide::check_region(int level, int64_t w, int64_t h) const {
 
 void Slide::read_region_into(uint8_t* rgba, int64_t x, int64_t y, int level, int64_t w, int64_t h) const {
   check_region(level, w, h);
+  // Far outside every level (which are < 2^32 pixels) the region is transparent, as in OpenSlide;
+  // returning here keeps the double -> int64 conversion and x + w below from overflowing.
+  constexpr int64_t kFar = int64_t{1} << 48;
+  if (x > kFar || x < -kFar || y > kFar || y < -kFar) {
+    if (w > 0 && h > 0) std::memset(rgba, 0, static_cast<size_t>(w * h * 4));
+    return;
+  }
   const double ds = impl_->levels[static_cast<size_t>(level)].downsample;
   impl_->read_level_pixels(level, level_origin(x, ds), level_origin(y, ds), w, h, rgba);
 }

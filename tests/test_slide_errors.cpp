@@ -59,6 +59,13 @@ TEST(SlideTiny, UncompressedTiledTiffReadsExactly) {
   EXPECT_EQ(hipt::io::rgba_to_rgb(r).data<uint8_t>()[0], 0);  // transparent -> black
   EXPECT_EQ(s->read_region(100, 100, 0, 3, 2).shape(), hipt::Shape({2, 3, 4}));
   EXPECT_EQ(s->read_region(0, 0, 0, 0, 5).shape(), hipt::Shape({5, 0, 4}));
+  // Positions at the ends of int64 are transparent, with no overflow on the way (UBSan build).
+  for (int64_t far : {INT64_MAX, INT64_MIN, int64_t{1} << 62})
+    for (int level : {0, s->level_count() - 1}) {
+      hipt::Tensor t = s->read_region(far, -far / 2, level, 3, 2);
+      std::vector<uint8_t> v = hipt::ops::to_vector<uint8_t>(t);
+      EXPECT_EQ(std::count(v.begin(), v.end(), 0), 24) << far;
+    }
 }
 
 TEST(SlideTiny, MissingTileIsTransparent) {
