@@ -119,6 +119,8 @@ TEST(TissueCli, BadArgumentsAreOneErrorLine) {
   } cases[] = {{ht::temp_path("no_such.svs") + " --out " + csv, "no_such.svs"},
                {svs + " --out " + csv + " --seg-level 7", "segmentation level 7 does not exist"},
                {svs + " --out " + csv + " --mthresh 4", "mthresh must be odd"},
+               {svs + " --out " + csv + " --mthresh 100001", "must be at most 255"},  // hours of median blur
+               {svs + " --out " + csv + " --close 100000", "must be at most 255"},
                {svs + " --out " + csv + " --magnification 30", "hipt_tiles_err.svs: level0_region_size: magnification 30"},
                {svs + " --out " + ht::temp_path("hipt_tiles_file") + "/x.csv", "hipt_tiles_file"},
                {svs + " --out " + csv + " --min-tissue 2", "--min-tissue"},
