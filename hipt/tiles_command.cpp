@@ -87,7 +87,8 @@ int run_tiles(const TilesOptions& o) {
                             {"regions", regions.size()},
                             {"csv", o.out_csv}};
   if (o.otsu) summary["otsu_threshold"] = seg.otsu_level;
-  fmt::print("{}\n", summary.dump());
+  // Paths are bytes, not always UTF-8: invalid bytes become U+FFFD rather than an error after the outputs exist.
+  fmt::print("{}\n", summary.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   return 0;
 }
 

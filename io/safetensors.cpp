@@ -228,8 +228,16 @@ void write_safetensors(const std::string& path, const TensorMap& tensors,
     header[*name] = {{"dtype", safetensors_name(t.dtype())}, {"shape", t.shape().vec()}, {"data_offsets", {at, at + nbytes}}};
     at += nbytes;
   }
-  if (!metadata.empty()) header["__metadata__"] = metadata;
-  std::string text = header.dump();
+  // Metadata is informational (source file names, versions): bytes that are not UTF-8 become
+  // U+FFFD instead of failing the write, which for embed-region would come after the forward pass.
+  if (!metadata.empty())
+    header["__metadata__"] = json::parse(json(metadata).dump(-1, ' ', false, json::error_handler_t::replace));
+  std::string text;
+  try {
+    text = header.dump();
+  } catch (const json::exception&) {
+    throw Error(fmt::format("{}: safetensors: a tensor name is not valid UTF-8", path));
+  }
   text.append((8 - text.size() % 8) % 8, ' ');
   std::string content;
   content.reserve(8 + text.size() + at);

@@ -133,6 +133,12 @@ void SlideImpl::synthesize_missing_tile(int level, int64_t index, uint8_t* rgba)
   const double r = lv.downsample / up.downsample;
   const int64_t tiles_across = (lv.width + lv.tile_width - 1) / lv.tile_width;
   const int64_t ox = (index % tiles_across) * lv.tile_width, oy = (index / tiles_across) * lv.tile_height;
+  // A hostile pyramid (a tiny level under a huge one) would make the source box absurdly large:
+  // checked in double before any int64 conversion or allocation.
+  const double source_pixels = (static_cast<double>(lv.tile_width) * r + 2) * (static_cast<double>(lv.tile_height) * r + 2);
+  HIPT_CHECK(source_pixels <= static_cast<double>(opts.max_region_pixels),
+             "{}: level {}: painting missing tile {} from level {} needs about {:.0f} pixels, over the {} pixel limit",
+             file.path(), level, index, level - 1, source_pixels, opts.max_region_pixels);
   const int64_t sx = static_cast<int64_t>(ox * r), sy = static_cast<int64_t>(oy * r);
   const int64_t sw = static_cast<int64_t>(std::ceil((ox + lv.tile_width) * r)) - sx + 1;
   const int64_t sh = static_cast<int64_t>(std::ceil((oy + lv.tile_height) * r)) - sy + 1;
@@ -332,6 +338,13 @@ void Slide::check_region(int level, int64_t w, int64_t h) const {
 
 void Slide::read_region_into(uint8_t* rgba, int64_t x, int64_t y, int level, int64_t w, int64_t h) const {
   check_region(level, w, h);
+  // Far outside every level (which are < 2^32 pixels) the region is transparent, as in OpenSlide;
+  // returning here keeps the double -> int64 conversion and x + w below from overflowing.
+  constexpr int64_t kFar = int64_t{1} << 48;
+  if (x > kFar || x < -kFar || y > kFar || y < -kFar) {
+    if (w > 0 && h > 0) std::memset(rgba, 0, static_cast<size_t>(w * h * 4));
+    return;
+  }
   const double ds = impl_->levels[static_cast<size_t>(level)].downsample;
   impl_->read_level_pixels(level, level_origin(x, ds), level_origin(y, ds), w, h, rgba);
 }
@@ -344,10 +357,13 @@ Tensor rgba_to_rgb(const Tensor& rgba, bool white_background) {
   Tensor out = ops::empty({h, w, 3}, DType::U8);
   const uint8_t* s = src.data<uint8_t>();
   uint8_t* o = out.data<uint8_t>();
-  const int bg = white_background ? 255 : 0;
+  // Black background is PIL's convert('RGB') on the reference's non-premultiplied RGBA: alpha is
+  // dropped and the colour bytes kept (a partially transparent pixel, e.g. at the edge of a painted
+  // missing tile or from an RGBA TIFF, keeps its colour; a transparent one is (0,0,0) already).
   for (int64_t i = 0; i < h * w; ++i, s += 4, o += 3) {
     int a = s[3];
-    for (int c = 0; c < 3; ++c) o[c] = static_cast<uint8_t>((s[c] * a + bg * (255 - a) + 127) / 255);
+    for (int c = 0; c < 3; ++c)
+      o[c] = white_background ? static_cast<uint8_t>((s[c] * a + 255 * (255 - a) + 127) / 255) : s[c];
   }
   return out;
 }

@@ -59,8 +59,9 @@ class Slide {
   std::unique_ptr<SlideImpl> impl_;
 };
 
-// [H, W, 4] -> [H, W, 3]: RGB where alpha is 255, black (or white) where alpha is 0; partial alpha
-// is composited over the background.
+// [H, W, 4] -> [H, W, 3]. Black background: alpha dropped, colour bytes kept, exactly PIL's
+// convert('RGB') as the reference applies it to OpenSlide's non-premultiplied RGBA (transparent
+// (0,0,0,0) -> black; partial alpha keeps its colour). White background: composited over white.
 Tensor rgba_to_rgb(const Tensor& rgba, bool white_background = false);
 
 }  // namespace hipt::io

@@ -69,6 +69,9 @@ TiffDir read_dir(TIFF* tif, int index, const std::string& path) {
   TIFFGetFieldDefaulted(tif, TIFFTAG_SAMPLEFORMAT, &d.sample_format);
   if (!TIFFGetField(tif, TIFFTAG_PHOTOMETRIC, &d.photometric)) d.photometric = d.samples_per_pixel >= 3 ? 2 : 1;
   TIFFGetFieldDefaulted(tif, TIFFTAG_SUBFILETYPE, &d.subfile_type);
+  uint16_t n_extra = 0;
+  uint16_t* extra = nullptr;
+  if (TIFFGetField(tif, TIFFTAG_EXTRASAMPLES, &n_extra, &extra) && n_extra > 0 && extra) d.extra_sample = extra[0];
   d.has_image_depth = TIFFGetField(tif, TIFFTAG_IMAGEDEPTH, &d.image_depth) != 0;
   d.description = get_string(tif, TIFFTAG_IMAGEDESCRIPTION);
   d.icc_profile = get_bytes(tif, TIFFTAG_ICCPROFILE);

@@ -23,6 +23,7 @@ struct TiffDir {
   uint16_t compression = 1, photometric = 2, samples_per_pixel = 1, bits_per_sample = 1, planar = 1;
   uint16_t sample_format = 1;
   uint32_t subfile_type = 0;
+  int extra_sample = -1;  // the first ExtraSamples value (EXTRASAMPLE_*), -1 if the tag is absent
   bool has_image_depth = false;
   uint32_t image_depth = 1;
   std::string description;     // ImageDescription, empty if absent

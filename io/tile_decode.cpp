@@ -2,6 +2,7 @@
 // libtiff for the rest), then clears the pixels past the image edge.
 #include <tiffio.h>
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -26,8 +27,19 @@ bool is_plain_8bit(const TiffDir& d) {
   return false;
 }
 
-// rgba <- interleaved samples (RGB, RGBA, grey, grey + alpha).
-void expand_samples(const uint8_t* src, int64_t pixels, int spp, bool grey, uint8_t* rgba) {
+// Straight colour from premultiplied (255 * c / a, truncated, as openslide-python un-premultiplies
+// OpenSlide's output); (0,0,0,0) where a = 0.
+inline void unpremultiply(uint8_t* px) {
+  const int a = px[3];
+  if (a == 255) return;
+  for (int c = 0; c < 3; ++c) px[c] = a == 0 ? 0 : static_cast<uint8_t>(std::min(255, 255 * px[c] / a));
+}
+
+// rgba <- interleaved samples (RGB, RGBA, grey, grey + alpha). RGBA comes out straight
+// (non-premultiplied) whatever the file holds: associated alpha (ExtraSamples 1, or 0/absent,
+// which libtiff reads the same way) is un-premultiplied, and a transparent pixel is (0,0,0,0),
+// as libtiff's premultiplying RGBA path (the fallback below, and OpenSlide) gives it.
+void expand_samples(const uint8_t* src, int64_t pixels, int spp, bool grey, bool associated_alpha, uint8_t* rgba) {
   for (int64_t i = 0; i < pixels; ++i, src += spp, rgba += 4) {
     if (grey) {
       rgba[0] = rgba[1] = rgba[2] = src[0];
@@ -37,6 +49,8 @@ void expand_samples(const uint8_t* src, int64_t pixels, int spp, bool grey, uint
       rgba[1] = src[1];
       rgba[2] = src[2];
       rgba[3] = spp == 4 ? src[3] : 255;
+      if (associated_alpha) unpremultiply(rgba);
+      else if (rgba[3] == 0) rgba[0] = rgba[1] = rgba[2] = 0;
     }
   }
 }
@@ -78,12 +92,16 @@ void decode_tile(const TiffFile& file, const TiffDir& d, int64_t index, uint8_t*
                                          static_cast<tmsize_t>(samples.size()));
       return got == static_cast<tmsize_t>(samples.size());
     });
-    expand_samples(samples.data(), pixels, d.samples_per_pixel, d.photometric == PHOTOMETRIC_MINISBLACK, rgba);
+    expand_samples(samples.data(), pixels, d.samples_per_pixel, d.photometric == PHOTOMETRIC_MINISBLACK,
+                   d.extra_sample != EXTRASAMPLE_UNASSALPHA, rgba);
   } else {
     // Anything else (palette, 16-bit, planar, grey JPEG, old JPEG...): libtiff's RGBA reader,
     // which places an edge tile's valid part correctly (TIFFRGBAImageGet on a raster wider than
-    // the image does not). Its raster is bottom-up.
+    // the image does not). Its raster is bottom-up, and for colour images premultiplied
+    // (libtiff premultiplies unassociated alpha and passes associated alpha through), so it is
+    // un-premultiplied to the straight RGBA we promise; grey + alpha comes back straight.
     std::vector<uint32_t> raster(static_cast<size_t>(d.tile_width * d.tile_height));
+    const bool grey = d.photometric == PHOTOMETRIC_MINISBLACK || d.photometric == PHOTOMETRIC_MINISWHITE;
     int64_t col = index % d.tiles_across, row = index / d.tiles_across;
     file.with_handle(d.index, "cannot decode tile " + std::to_string(index), [&](TIFF* tif) {
       return TIFFReadRGBATile(tif, static_cast<uint32_t>(col * d.tile_width), static_cast<uint32_t>(row * d.tile_height),
@@ -97,6 +115,7 @@ void decode_tile(const TiffFile& file, const TiffDir& d, int64_t index, uint8_t*
         o[1] = static_cast<uint8_t>(TIFFGetG(p));
         o[2] = static_cast<uint8_t>(TIFFGetB(p));
         o[3] = static_cast<uint8_t>(TIFFGetA(p));
+        if (!grey) unpremultiply(o);
       }
   }
   clear_past_edge(d, index, rgba);

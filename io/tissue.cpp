@@ -44,9 +44,13 @@ Tensor hsv_saturation(const Tensor& rgb) {
   return out;
 }
 
+constexpr int kMaxKernel = 255;  // median blur and closing sizes
+
 Tensor median_blur(const Tensor& gray, int ksize) {
   Tensor in = u8_image(gray, "median_blur", false);
   HIPT_CHECK(ksize >= 1 && ksize % 2 == 1, "median_blur: kernel size must be odd and positive, got {}", ksize);
+  // The cost is O(H·W·k) (and k² overflowed int past 46340): far above any CLAM setting, refused.
+  HIPT_CHECK(ksize <= kMaxKernel, "median_blur: kernel size {} is over {}", ksize, kMaxKernel);
   const int64_t h = in.size(0), w = in.size(1), r = ksize / 2;
   Tensor out = ops::empty({h, w}, DType::U8);
   const uint8_t* src = in.data<uint8_t>();
@@ -144,6 +148,7 @@ void extremum_pass(const uint8_t* src, uint8_t* dst, int64_t h, int64_t w, int k
 Tensor morph_close(const Tensor& mask, int k) {
   Tensor in = u8_image(mask, "morph_close", false);
   HIPT_CHECK(k >= 1, "morph_close: kernel size must be positive, got {}", k);
+  HIPT_CHECK(k <= kMaxKernel, "morph_close: kernel size {} is over {}", k, kMaxKernel);  // O(H·W·k)
   const int64_t h = in.size(0), w = in.size(1);
   Tensor tmp = ops::empty({h, w}, DType::U8), out = ops::empty({h, w}, DType::U8);
   uint8_t *a = tmp.data<uint8_t>(), *b = out.data<uint8_t>();
@@ -325,6 +330,10 @@ Segmentation segment_tissue(const Tensor& image, double downsample_x, double dow
   HIPT_CHECK(params.mthresh >= 1 && params.mthresh % 2 == 1, "segment_tissue: mthresh must be odd and positive, got {}",
              params.mthresh);
   HIPT_CHECK(params.close >= 0, "segment_tissue: close must be >= 0, got {}", params.close);
+  // Both filters cost O(H·W·k): a huge size from the command line would run for hours.
+  HIPT_CHECK(params.mthresh <= kMaxKernel && params.close <= kMaxKernel,
+             "segment_tissue: mthresh {} and close {} must be at most {} (CLAM uses 7 and 4)", params.mthresh,
+             params.close, kMaxKernel);
   HIPT_CHECK(params.sthresh >= 0 && params.sthresh <= 255, "segment_tissue: sthresh {} is not in [0, 255]",
              params.sthresh);
   HIPT_CHECK(params.sthresh_up >= 1 && params.sthresh_up <= 255, "segment_tissue: sthresh_up {} is not in [1, 255]",
@@ -476,6 +485,10 @@ int64_t level0_region_size(double magnification, int64_t size, double target_mag
   HIPT_CHECK(f >= 1 && std::abs(ratio - f) < 1e-6,
              "level0_region_size: magnification {} is not a whole multiple of the target {}", magnification,
              target_mag);
+  // Checked in double: a huge --magnification would overflow the int64 conversion and product.
+  HIPT_CHECK(f * static_cast<double>(size) <= static_cast<double>(int64_t{1} << 32),
+             "level0_region_size: a {}-px region at magnification {} (target {}) is larger than any slide", size,
+             magnification, target_mag);
   return size * static_cast<int64_t>(f);
 }
 

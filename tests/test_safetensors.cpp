@@ -119,6 +119,17 @@ TEST(Safetensors, WriteRefusesWhatCannotBeWritten) {
   testing::expect_error([&] { io::write_safetensors(path, {{"__metadata__", ops::zeros({1})}}); },
                         {path, "__metadata__"});
   testing::expect_error([&] { io::write_safetensors(path, {{"x", Tensor()}}); }, {path, "'x'", "undefined"});
+  testing::expect_error([&] { io::write_safetensors(path, {{"bad\xff", ops::zeros({1})}}); }, {path, "UTF-8"});
+}
+
+// A metadata value that is not UTF-8 (a Latin-1 file name) is written with U+FFFD, not refused
+// with nlohmann's bare exception text.
+TEST(Safetensors, NonUtf8MetadataIsReplacedNotFatal) {
+  std::string path = temp_path("latin1_meta.safetensors");
+  io::write_safetensors(path, {{"x", ops::zeros({2})}}, {{"source", "d\xffino.pth"}});
+  EXPECT_EQ(io::read_safetensors_metadata(path).at("source"), "d\xef\xbf\xbdino.pth");
+  EXPECT_EQ(io::read_safetensors(path).at("x").numel(), 2);
+  std::remove(path.c_str());
 }
 
 // Each corruption is one hipt::Error that names the file and the problem.

@@ -59,6 +59,13 @@ TEST(SlideTiny, UncompressedTiledTiffReadsExactly) {
   EXPECT_EQ(hipt::io::rgba_to_rgb(r).data<uint8_t>()[0], 0);  // transparent -> black
   EXPECT_EQ(s->read_region(100, 100, 0, 3, 2).shape(), hipt::Shape({2, 3, 4}));
   EXPECT_EQ(s->read_region(0, 0, 0, 0, 5).shape(), hipt::Shape({5, 0, 4}));
+  // Positions at the ends of int64 are transparent, with no overflow on the way (UBSan build).
+  for (int64_t far : {INT64_MAX, INT64_MIN, int64_t{1} << 62})
+    for (int level : {0, s->level_count() - 1}) {
+      hipt::Tensor t = s->read_region(far, -far / 2, level, 3, 2);
+      std::vector<uint8_t> v = hipt::ops::to_vector<uint8_t>(t);
+      EXPECT_EQ(std::count(v.begin(), v.end(), 0), 24) << far;
+    }
 }
 
 TEST(SlideTiny, MissingTileIsTransparent) {
@@ -265,7 +272,8 @@ TEST(SlideErrors, AbsurdTileSizeIsRefusedAtOpen) {
   expect_error([&] { Slide::open(path); }, {path, "tile size 65536x65536 is invalid"});
 }
 
-TEST(SlideRgbaToRgb, CompositesOverTheBackgroundLikeADoubleReference) {
+// Black background is PIL's convert('RGB'): alpha dropped, colour kept; white is a composite.
+TEST(SlideRgbaToRgb, DropsAlphaOnBlackAndCompositesOverWhiteLikeADoubleReference) {
   std::vector<uint8_t> px;
   for (int a : {0, 1, 64, 128, 200, 254, 255})
     for (int c : {0, 17, 128, 255}) px.insert(px.end(), {uint8_t(c), uint8_t(255 - c), uint8_t(c / 2), uint8_t(a)});
@@ -278,9 +286,75 @@ TEST(SlideRgbaToRgb, CompositesOverTheBackgroundLikeADoubleReference) {
     for (int64_t i = 0; i < n; ++i)
       for (int c = 0; c < 3; ++c) {
         double a = px[4 * i + 3] / 255.0;
-        double want = px[4 * i + c] * a + (white ? 255.0 : 0.0) * (1 - a);
+        double want = white ? px[4 * i + c] * a + 255.0 * (1 - a) : px[4 * i + c];
         EXPECT_NEAR(o[3 * i + c], want, 0.5 + 1e-9) << i << " " << c;
       }
   }
   expect_error([&] { hipt::io::rgba_to_rgb(hipt::ops::zeros({2, 2, 3}, hipt::DType::U8)); }, {"rgba_to_rgb", "[2, 2, 3]"});
+}
+
+// RGBA TIFFs: read_region promises straight (non-premultiplied) RGBA with transparent = (0,0,0,0),
+// whichever decoder runs. Pixel 0 is (200,100,50) at alpha 128 (premultiplied: (100,50,25)),
+// pixel 1 is transparent with colour bytes left in it. Contiguous 8-bit goes through the direct
+// sample path, planar through libtiff's premultiplying RGBA reader.
+TEST(SlideAlpha, RgbaTiffsComeBackStraightWithTransparentBlackFromEveryDecoder) {
+  auto make = [](uint16_t planar, int extra, bool premultiplied) {
+    const uint8_t colour[3] = {200, 100, 50};
+    TinyDir d;
+    d.samples = 4, d.planar = planar, d.extra_samples = extra;
+    std::string planes[4], contig;
+    for (int i = 0; i < 256; ++i)
+      for (int c = 0; c < 4; ++c) {
+        uint8_t alpha = i == 1 ? 0 : 128;
+        uint8_t v = c == 3 ? alpha : premultiplied ? static_cast<uint8_t>(colour[c] * alpha / 255) : colour[c];
+        if (i == 1 && c < 3) v = 77;  // colour bytes under a transparent pixel
+        planes[c] += static_cast<char>(v);
+        contig += static_cast<char>(v);
+      }
+    if (planar == 2) {
+      // PackBits (literal runs of 128): libtiff refuses uncompressed separate-plane tiles
+      // without memory mapping, which the reader turns off.
+      d.compression = 32773;
+      for (const std::string& plane : planes)
+        d.tiles.push_back(std::string(1, '\x7f') + plane.substr(0, 128) + std::string(1, '\x7f') + plane.substr(128));
+    } else {
+      d.tiles = {contig};
+    }
+    return d;
+  };
+  struct Case {
+    const char* name;
+    TinyDir dir;
+  };
+  const Case cases[] = {{"contig_unassociated.tif", make(1, 2, false)},
+                        {"planar_unassociated.tif", make(2, 2, false)},
+                        {"contig_associated.tif", make(1, 1, true)},
+                        {"planar_associated.tif", make(2, 1, true)},
+                        {"contig_unspecified.tif", make(1, 0, true)}};
+  for (const Case& c : cases) {
+    auto s = Slide::open(write_tiny(c.name, {c.dir}));
+    hipt::Tensor r = s->read_region(0, 0, 0, 2, 1);
+    const uint8_t* p = r.data<uint8_t>();
+    // Premultiplied 8-bit data cannot hold more than the straight value to within 255/128 = 2 levels.
+    EXPECT_NEAR(p[0], 200, 2) << c.name;
+    EXPECT_NEAR(p[1], 100, 2) << c.name;
+    EXPECT_NEAR(p[2], 50, 2) << c.name;
+    EXPECT_EQ(p[3], 128) << c.name;
+    for (int k = 4; k < 8; ++k) EXPECT_EQ(p[k], 0) << c.name << " byte " << k;
+  }
+}
+
+// An Aperio missing tile is painted from the level above; a 16x16 level under a 2^20-wide one
+// would need a ~500k x 500k source box (a terabyte): refused with the file named, not bad_alloc.
+TEST(SlideErrors, MissingTileUnderAHugeDownsampleIsRefused) {
+  TinyDir top;
+  top.description = "Aperio Image Library v1\n1048576x16 [0,0 1048576x16] (65536x16) JPEG/RGB Q=70";
+  top.width = 1u << 20, top.height = 16, top.tile = 1u << 16, top.tile_height = 16;
+  top.tiles.assign(16, "");  // missing at level 0: transparent, no bytes needed
+  TinyDir small = rgb_dir();
+  small.tiles = {""};
+  std::string path = write_tiny("aperio_huge_ratio.svs", {top, small});
+  auto s = Slide::open(path);
+  ASSERT_EQ(s->level_count(), 2);
+  expect_error([&] { s->read_region(0, 0, 1, 16, 16); }, {path, "painting missing tile 0", "pixel limit"});
 }

@@ -267,6 +267,8 @@ TEST(TissueErrors, BadInputsNameTheOpAndTheProblem) {
   hipt::testing::expect_error([&] { io::hsv_saturation(ops::zeros({4, 4, 2}, DType::U8)); }, {"hsv_saturation", "[H, W, 3|4]"});
   hipt::testing::expect_error([&] { io::median_blur(ops::zeros({4, 4}, DType::U8), 4); }, {"median_blur", "odd"});
   hipt::testing::expect_error([&] { io::morph_close(ops::zeros({4, 4}, DType::U8), 0); }, {"morph_close", "positive"});
+  hipt::testing::expect_error([&] { io::median_blur(ops::zeros({4, 4}, DType::U8), 257); }, {"median_blur", "over 255"});
+  hipt::testing::expect_error([&] { io::morph_close(ops::zeros({4, 4}, DType::U8), 256); }, {"morph_close", "over 255"});
   hipt::testing::expect_error([&] { io::otsu_threshold(ops::zeros({0, 4}, DType::U8)); }, {"otsu_threshold", "empty"});
   hipt::testing::expect_error([&] { io::find_contours(ops::zeros({4, 4, 3}, DType::U8)); }, {"find_contours", "[H, W]"});
   Tensor img = ops::zeros({8, 8, 3}, DType::U8);
@@ -301,6 +303,10 @@ TEST(TissueMagnification, FromMppOrObjectivePowerOrOverride) {
   hipt::testing::expect_error([] { io::level0_region_size(30); }, {"level0_region_size", "whole multiple"});
   hipt::testing::expect_error([] { io::level0_region_size(10); }, {"level0_region_size", "whole multiple"});  // 0.5x
   hipt::testing::expect_error([] { io::level0_region_size(40, 0); }, {"level0_region_size", "positive"});
+  // A magnification far past any scan: refused before the int64 conversion overflows.
+  hipt::testing::expect_error([] { io::level0_region_size(1e308); }, {"level0_region_size", "larger than any slide"});
+  hipt::testing::expect_error([] { io::level0_region_size(20 * 1048576.0 * 4096); },
+                              {"level0_region_size", "larger than any slide"});
 }
 
 TEST(TissueRegionRead, FortyXIsATwoByTwoBoxAverageAndAlphaFollowsTheFlag) {

@@ -92,6 +92,21 @@ TEST(TissueCli, FortyXSlideDoublesTheLevel0RegionAndStepAndUnknownMagnificationI
   for (const std::string& p : {svs, tif, csv, thumb}) std::remove(p.c_str());
 }
 
+// A slide path that is not UTF-8 (Latin-1 file names exist) still gives the JSON summary, with U+FFFD.
+TEST(TissueCli, NonUtf8SlidePathStillPrintsTheSummary) {
+  Tensor img = io::read_png_rgb(std::string(HIPT_TEST_DATA) + "/tissue/synthetic.png");
+  const std::string svs = ht::temp_path("hipt_tiles_latin1_\xe9.svs"), csv = ht::temp_path("hipt_tiles_latin1.csv");
+  io::TiffWriteOptions o;
+  o.aperio = true, o.mpp = 0.5, o.objective_power = 20;
+  io::write_tiff_pyramid(svs, img, o);
+  TilesRun r = hipt_tiles(svs + " --out " + csv + " --size 64 --a-t 0.01");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(r.err.empty()) << r.err;
+  nlohmann::json s = nlohmann::json::parse(r.out);
+  EXPECT_NE(s["slide"].get<std::string>().find("latin1_\xef\xbf\xbd.svs"), std::string::npos);
+  for (const std::string& p : {svs, csv}) std::remove(p.c_str());
+}
+
 TEST(TissueCli, BadArgumentsAreOneErrorLine) {
   Tensor img = io::read_png_rgb(std::string(HIPT_TEST_DATA) + "/tissue/synthetic.png");
   const std::string svs = ht::temp_path("hipt_tiles_err.svs"), csv = ht::temp_path("hipt_tiles_err.csv");
@@ -104,6 +119,8 @@ TEST(TissueCli, BadArgumentsAreOneErrorLine) {
   } cases[] = {{ht::temp_path("no_such.svs") + " --out " + csv, "no_such.svs"},
                {svs + " --out " + csv + " --seg-level 7", "segmentation level 7 does not exist"},
                {svs + " --out " + csv + " --mthresh 4", "mthresh must be odd"},
+               {svs + " --out " + csv + " --mthresh 100001", "must be at most 255"},  // hours of median blur
+               {svs + " --out " + csv + " --close 100000", "must be at most 255"},
                {svs + " --out " + csv + " --magnification 30", "hipt_tiles_err.svs: level0_region_size: magnification 30"},
                {svs + " --out " + ht::temp_path("hipt_tiles_file") + "/x.csv", "hipt_tiles_file"},
                {svs + " --out " + csv + " --min-tissue 2", "--min-tissue"},

@@ -17,6 +17,8 @@ struct TinyDir {
   uint32_t subfile_type = 0;
   std::string description, software;
   uint32_t image_depth = 0;      // 0: tag absent
+  uint16_t planar = 1;           // 2: one tile per sample plane, plane after plane
+  int extra_samples = -1;        // ExtraSamples value for the last sample, -1: tag absent
   std::string xmp;               // XMLPacket, empty: absent
   std::vector<std::string> tiles;  // one byte string per tile (or the strip); "" gives bytecount 0
 };
@@ -63,7 +65,8 @@ inline std::string tiny_tiff(const std::vector<TinyDir>& dirs) {
     if (!d.description.empty()) e[270] = {2, static_cast<uint32_t>(d.description.size() + 1), d.description + '\0'};
     if (!d.software.empty()) e[305] = {2, static_cast<uint32_t>(d.software.size() + 1), d.software + '\0'};
     e[277] = {3, 1, shorts({d.samples})};
-    e[284] = {3, 1, shorts({1})};
+    e[284] = {3, 1, shorts({d.planar})};
+    if (d.extra_samples >= 0) e[338] = {3, 1, shorts({static_cast<uint16_t>(d.extra_samples)})};
     if (d.tile) {
       e[322] = {4, 1, longs({d.tile})};
       e[323] = {4, 1, longs({d.tile_height ? d.tile_height : d.tile})};
