@@ -160,7 +160,16 @@ void write_tiff_pyramid(const std::string& path, const Tensor& rgb, const TiffWr
     std::remove(tmp.c_str());
     throw;
   }
+  // Flushed and synced before the rename, as write_file_atomic does: after a crash the path holds
+  // the old file or the whole new one, never an empty one.
+  const bool synced = TIFFFlush(tif) == 1 && ::fsync(fd) == 0;
+  const int sync_err = errno;
   TIFFClose(tif);  // closes fd
+  if (!synced) {
+    std::remove(tmp.c_str());
+    HIPT_CHECK(false, "{}: cannot write the file to disk: {}", path,
+               tiff_error.empty() ? std::strerror(sync_err) : tiff_error);
+  }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     const int err = errno;
     std::remove(tmp.c_str());
