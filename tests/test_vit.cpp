@@ -15,32 +15,7 @@ namespace hipt {
 namespace {
 using namespace hipt::testing;
 
-// max|got - want| / max|want|, after checking the shapes agree.
-double relative_error(const Tensor& got, const Tensor& want, const std::string& what) {
-  EXPECT_EQ(got.shape(), want.shape()) << what << ": " << got.shape().str() << " vs " << want.shape().str();
-  if (got.shape() != want.shape()) return INFINITY;
-  std::vector<double> g = ops::to_vector<double>(got), w = ops::to_vector<double>(want);
-  double diff = 0, ref = 0;
-  for (size_t i = 0; i < g.size(); ++i) {
-    diff = std::max(diff, std::abs(g[i] - w[i]));
-    ref = std::max(ref, std::abs(w[i]));
-  }
-  return diff / ref;
-}
-
 #define EXPECT_RELATIVE(got, want, tol) EXPECT_LE(relative_error(got, want, #got), tol) << #got
-
-// "name:d0xd1,..." as the fixture script writes it.
-std::string param_table(const nn::Module& m) {
-  std::ostringstream s;
-  bool first = true;
-  for (const nn::Parameter& p : m.named_parameters()) {
-    s << (first ? "" : ",") << p.name << ":";
-    for (int d = 0; d < p.tensor.dim(); ++d) s << (d ? "x" : "") << p.tensor.size(d);
-    first = false;
-  }
-  return s.str();
-}
 
 TEST(Vit, ParameterNamesShapesAndOrderMatchTheReference) {
   auto vit256 = vit256_small(0, /*init=*/false);

@@ -1,6 +1,9 @@
 // The C++ twin of the weight and input formulas in scripts/make_vit_fixtures.py (read its top
 // comment): both sides build the same models and inputs from a hash, so only outputs are committed.
 #pragma once
+#include <gtest/gtest.h>
+
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -9,6 +12,30 @@
 #include "io/safetensors.h"
 
 namespace hipt::testing {
+
+// max|got - want| / max|want|, the parity measure of the model tests (after checking shapes agree).
+inline double relative_error(const Tensor& got, const Tensor& want, const std::string& what = "") {
+  EXPECT_EQ(got.shape(), want.shape()) << what << ": " << got.shape().str() << " vs " << want.shape().str();
+  if (got.shape() != want.shape()) return INFINITY;
+  std::vector<double> g = ops::to_vector<double>(got), w = ops::to_vector<double>(want);
+  double diff = 0, ref = 0;
+  for (size_t i = 0; i < g.size(); ++i) {
+    diff = std::max(diff, std::abs(g[i] - w[i]));
+    ref = std::max(ref, std::abs(w[i]));
+  }
+  return diff / ref;
+}
+
+// "name:d0xd1,..." for every parameter, as the fixture scripts record the reference module.
+inline std::string param_table(const nn::Module& m) {
+  std::string out;
+  for (const nn::Parameter& p : m.named_parameters()) {
+    std::string dims;
+    for (int d = 0; d < p.tensor.dim(); ++d) dims += (d ? "x" : "") + std::to_string(p.tensor.size(d));
+    out += (out.empty() ? "" : ",") + p.name + ":" + dims;
+  }
+  return out;
+}
 
 // MurmurHash3's 32-bit finaliser of (i·0x9E3779B1 + salt·0x85EBCA77) mod 2^32.
 inline uint32_t fixture_mix(uint64_t i, uint64_t salt) {
