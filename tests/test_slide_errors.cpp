@@ -62,7 +62,7 @@ TEST(SlideTiny, UncompressedTiledTiffReadsExactly) {
   // Positions at the ends of int64 are transparent, with no overflow on the way (UBSan build).
   for (int64_t far : {INT64_MAX, INT64_MIN, int64_t{1} << 62})
     for (int level : {0, s->level_count() - 1}) {
-      hipt::Tensor t = s->read_region(far, -far / 2, level, 3, 2);
+      hipt::Tensor t = s->read_region(far, -(far / 2), level, 3, 2);
       std::vector<uint8_t> v = hipt::ops::to_vector<uint8_t>(t);
       EXPECT_EQ(std::count(v.begin(), v.end(), 0), 24) << far;
     }
