@@ -28,7 +28,7 @@
 #include "tensor/error.h"
 #include "tensor/parallel.h"
 
-#ifdef HIPT_BENCH_OPENSLIDE
+#ifdef HIPT_HAVE_OPENSLIDE
 #include <openslide.h>
 #endif
 
@@ -63,7 +63,7 @@ struct SlideFiles {
   std::string path, name;
   // Decode on the caller (threads = 1) or on the pool (threads = 0); 32 MiB cache or none.
   std::unique_ptr<hipt::io::Slide> cached, nocache, pool_cached, pool_nocache;
-#ifdef HIPT_BENCH_OPENSLIDE
+#ifdef HIPT_HAVE_OPENSLIDE
   openslide_t* osr = nullptr;
 #endif
   Region small, big;
@@ -92,7 +92,7 @@ void bm_hipt(benchmark::State& state, const hipt::io::Slide* slide, const Region
   set_counters(state, *r);
 }
 
-#ifdef HIPT_BENCH_OPENSLIDE
+#ifdef HIPT_HAVE_OPENSLIDE
 void bm_openslide(benchmark::State& state, openslide_t* osr, const Region* r, bool repeated) {
   const std::vector<Position>& ps = repeated ? r->repeated : r->fresh;
   std::vector<uint32_t> out(static_cast<size_t>(r->w * r->h));
@@ -127,7 +127,7 @@ void register_slide(SlideFiles& f) {
       const std::string base = std::string(c.name) + "/";
       reg(base + "hipt", [&f, c](benchmark::State& s) { bm_hipt(s, f.cached.get(), c.region, c.repeated, 0); },
           threads);
-#ifdef HIPT_BENCH_OPENSLIDE
+#ifdef HIPT_HAVE_OPENSLIDE
       reg(base + "openslide", [&f, c](benchmark::State& s) { bm_openslide(s, f.osr, c.region, c.repeated); }, threads);
 #endif
       if (!c.repeated)
@@ -152,7 +152,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: bench_slide [benchmark flags] <slide> [<slide> ...]\n");
     return 2;
   }
-#ifndef HIPT_BENCH_OPENSLIDE
+#ifndef HIPT_HAVE_OPENSLIDE
   std::fprintf(stderr, "bench_slide: built without libopenslide (pkg-config openslide not found): hipt cases only\n");
 #endif
   std::vector<std::unique_ptr<SlideFiles>> files;
@@ -171,7 +171,7 @@ int main(int argc, char** argv) {
       f->nocache = open(1, 0);
       f->pool_cached = open(0, kCacheBytes);
       f->pool_nocache = open(0, 0);
-#ifdef HIPT_BENCH_OPENSLIDE
+#ifdef HIPT_HAVE_OPENSLIDE
       f->osr = openslide_open(f->path.c_str());
       if (!f->osr || openslide_get_error(f->osr)) {
         std::fprintf(stderr, "error: openslide cannot open %s\n", f->path.c_str());
@@ -190,7 +190,7 @@ int main(int argc, char** argv) {
   for (auto& f : files) register_slide(*f);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
-#ifdef HIPT_BENCH_OPENSLIDE
+#ifdef HIPT_HAVE_OPENSLIDE
   for (auto& f : files) openslide_close(f->osr);
 #endif
   return 0;
