@@ -3,6 +3,9 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
+
+#include "hipt/tiling.h"
 
 namespace hipt {
 
@@ -28,15 +31,7 @@ int run_read_region(const ReadRegionOptions& opts);
 // hipt tiles: tissue segmentation and the region grid of one slide (hipt/tiles_command.cpp).
 struct TilesOptions {
   std::string slide, out_csv, mask_png, thumbnail_png;
-  int64_t size = 4096;                  // region side at the target magnification
-  std::optional<int64_t> step;          // at the target magnification; default: size
-  double target_mag = 20;
-  std::optional<double> magnification;  // the scan's; default from the slide's properties
-  double min_tissue = 0;
-  int seg_level = -1;                   // -1: best level for downsample 64 (CLAM)
-  bool otsu = false, no_padding = false;
-  int sthresh = 8, mthresh = 7, close = 4, max_n_holes = 8;
-  double a_t = 100, a_h = 16;
+  TilingOptions tiling;
 };
 int run_tiles(const TilesOptions& opts);
 // Writes the backbone state dict of `input` (hipt/checkpoint.h rules) to `output` (.safetensors).
@@ -54,5 +49,45 @@ struct EmbedRegionOptions {
   bool attention = false;  // also write the last-block attention maps of both ViTs
 };
 int run_embed_region(const EmbedRegionOptions& opts);
+
+// hipt embed: whole slides -> tissue -> regions -> HIPT-4K features, one .safetensors per slide
+// in out_dir (hipt/embed_command.cpp). Returns 0 when every slide succeeded (or was skipped as
+// already done), 1 when any failed (each failure is reported in the JSON summary and on stderr).
+struct EmbedOptions {
+  std::vector<std::string> slides;
+  std::string vit256, vit4k, out_dir;
+  std::string device = "cpu";  // "cpu" or "cuda"
+  int threads = 0;             // 0: HIPT_NUM_THREADS, else every hardware thread
+  int64_t batch = 64;          // ViT-256 patches per forward
+  bool student = false;        // DINO student weights instead of the teacher
+  bool overwrite = false;      // redo slides whose output exists
+  std::string coords;          // "" (segment), a CSV/.h5 file (one slide), or a folder of <stem>.h5/.csv
+  std::string preset;          // a CLAM preset CSV; explicit tiling flags win over it
+  std::string shard;           // "i/N": this process takes slides i, i+N, ... ("" and not under MPI: all)
+  int64_t prefetch = 2;        // regions decoded ahead of the encoder (bounds memory: ~48 MB each at 4096)
+  bool white_background = false;  // regions past the slide edge white instead of CLAM's black
+  TilingOptions tiling;
+};
+int run_embed(const EmbedOptions& opts);
+
+// hipt heatmap: attention heatmaps of one region (hipt/heatmap_command.cpp): the ViT-256 and
+// ViT-4K last-block [CLS] attention per head, percentile-ranked, coloured and blended over the
+// region, as PNGs in out_dir, plus the raw maps as .safetensors and a JSON summary on stdout.
+struct HeatmapOptions {
+  std::string slide, vit256, vit4k, out_dir;
+  int64_t x = 0, y = 0;        // level-0 top-left of the region
+  int64_t size = 4096;         // region side at target_mag
+  double target_mag = 20;
+  std::optional<double> magnification;  // the scan's; default from the slide's properties
+  int64_t scale = 4;           // output images are size/scale pixels wide
+  bool smooth = false;         // the reference's shifted re-encodings, averaged (4x the compute)
+  double alpha = 0.5;          // weight of the heatmap in the blend
+  std::string cmap = "jet";    // "jet" (lightened as the reference) or "coolwarm"
+  std::string device = "cpu";
+  int threads = 0;
+  int64_t batch = 64;
+  bool student = false;
+};
+int run_heatmap(const HeatmapOptions& opts);
 
 }  // namespace hipt

@@ -8,6 +8,28 @@
 
 #include "hipt/commands.h"
 
+namespace {
+
+// CLAM's segmentation and patching flags, with its names and defaults (hipt/tiling.h).
+void add_tiling_flags(CLI::App* cmd, hipt::TilingOptions& t) {
+  cmd->add_option("--size", t.size, "Region side in pixels at the target magnification")->check(CLI::PositiveNumber);
+  cmd->add_option("--step", t.step, "Grid step at the target magnification (default: --size)")->check(CLI::PositiveNumber);
+  cmd->add_option("--target-mag", t.target_mag, "Target magnification of the regions")->check(CLI::PositiveNumber);
+  cmd->add_option("--magnification", t.magnification, "The scan's magnification (default: from openslide.mpp-x / objective-power)");
+  cmd->add_option("--min-tissue", t.min_tissue, "Drop regions whose mask is less than this fraction tissue")->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--seg-level", t.seg_level, "Segmentation level (-1: best for downsample 64, as CLAM)");
+  cmd->add_flag("--otsu", t.otsu, "Otsu's threshold instead of --sthresh");
+  cmd->add_flag("--no-padding", t.no_padding, "Keep regions inside the slide (CLAM use_padding=False)");
+  cmd->add_option("--sthresh", t.sthresh, "Saturation threshold (CLAM sthresh)")->check(CLI::Range(0, 255));
+  cmd->add_option("--mthresh", t.mthresh, "Median blur size, odd (CLAM mthresh)")->check(CLI::PositiveNumber);
+  cmd->add_option("--close", t.close, "Closing kernel size, 0 for none (CLAM close)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--a-t", t.a_t, "Min tissue area in 512x512 level-0 patches (CLAM a_t)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--a-h", t.a_h, "Min hole area in 512x512 level-0 patches (CLAM a_h)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--max-n-holes", t.max_n_holes, "Largest holes kept per contour (CLAM max_n_holes)")->check(CLI::NonNegativeNumber);
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   CLI::App app{"hipt: HIPT (CVPR 2022) on a from-scratch C++ tensor engine"};
   app.set_version_flag("--version", std::string("hipt ") + HIPT_VERSION);
@@ -41,20 +63,7 @@ int main(int argc, char** argv) {
   tiles->add_option("--out", tiles_opts.out_csv, "CSV of region corners: header x,y, level-0 pixels")->required();
   tiles->add_option("--mask", tiles_opts.mask_png, "Write the tissue mask (segmentation level) as PNG");
   tiles->add_option("--thumbnail", tiles_opts.thumbnail_png, "Write the segmentation level with contours and regions drawn, as PNG");
-  tiles->add_option("--size", tiles_opts.size, "Region side in pixels at the target magnification")->check(CLI::PositiveNumber);
-  tiles->add_option("--step", tiles_opts.step, "Grid step at the target magnification (default: --size)")->check(CLI::PositiveNumber);
-  tiles->add_option("--target-mag", tiles_opts.target_mag, "Target magnification of the regions")->check(CLI::PositiveNumber);
-  tiles->add_option("--magnification", tiles_opts.magnification, "The scan's magnification (default: from openslide.mpp-x / objective-power)");
-  tiles->add_option("--min-tissue", tiles_opts.min_tissue, "Drop regions whose mask is less than this fraction tissue")->check(CLI::Range(0.0, 1.0));
-  tiles->add_option("--seg-level", tiles_opts.seg_level, "Segmentation level (-1: best for downsample 64, as CLAM)");
-  tiles->add_flag("--otsu", tiles_opts.otsu, "Otsu's threshold instead of --sthresh");
-  tiles->add_flag("--no-padding", tiles_opts.no_padding, "Keep regions inside the slide (CLAM use_padding=False)");
-  tiles->add_option("--sthresh", tiles_opts.sthresh, "Saturation threshold (CLAM sthresh)")->check(CLI::Range(0, 255));
-  tiles->add_option("--mthresh", tiles_opts.mthresh, "Median blur size, odd (CLAM mthresh)")->check(CLI::PositiveNumber);
-  tiles->add_option("--close", tiles_opts.close, "Closing kernel size, 0 for none (CLAM close)")->check(CLI::NonNegativeNumber);
-  tiles->add_option("--a-t", tiles_opts.a_t, "Min tissue area in 512x512 level-0 patches (CLAM a_t)")->check(CLI::NonNegativeNumber);
-  tiles->add_option("--a-h", tiles_opts.a_h, "Min hole area in 512x512 level-0 patches (CLAM a_h)")->check(CLI::NonNegativeNumber);
-  tiles->add_option("--max-n-holes", tiles_opts.max_n_holes, "Largest holes kept per contour (CLAM max_n_holes)")->check(CLI::NonNegativeNumber);
+  add_tiling_flags(tiles, tiles_opts.tiling);
   hipt::ConvertCheckpointOptions convert_opts;
   auto* convert = app.add_subcommand(
       "convert-checkpoint",

@@ -1,6 +1,7 @@
 #include "hipt/region_encoder.h"
 
 #include <array>
+#include <chrono>
 #include <cmath>
 #include <vector>
 
@@ -72,6 +73,8 @@ RegionEmbedding RegionEncoder::encode(const Tensor& region) const {
   e.crop_left = center_crop_offset(W, e.cols * kPatch);
   const int64_t N = e.rows * e.cols;
 
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point start = Clock::now();
   std::vector<Tensor> features, maps;
   for (int64_t first = 0; first < N; first += options_.batch) {
     const int64_t count = std::min(options_.batch, N - first);
@@ -88,12 +91,16 @@ RegionEmbedding RegionEncoder::encode(const Tensor& region) const {
   e.patch_features = features.size() == 1 ? features[0] : ops::cat(features, 0);
   if (!maps.empty()) e.patch_attention = maps.size() == 1 ? maps[0] : ops::cat(maps, 0);
 
+  const Clock::time_point vit256_done = Clock::now();
+  e.seconds_vit256 = std::chrono::duration<double>(vit256_done - start).count();
+
   // G[c, i, j] = F[i·cols + j, c]
   Tensor grid = ops::reshape(ops::transpose(e.patch_features, 0, 1), {1, e.patch_features.size(1), e.rows, e.cols});
   Tensor attn4k;
   e.region_feature = ops::select(vit4k_->forward(grid, options_.attention == AttentionMaps::None ? nullptr : &attn4k),
                                  0, 0);
   if (attn4k.defined()) e.region_attention = ops::select(attn4k, 0, 0);
+  e.seconds_vit4k = std::chrono::duration<double>(Clock::now() - vit256_done).count();
   return e;
 }
 

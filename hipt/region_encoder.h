@@ -32,6 +32,7 @@ struct RegionEmbedding {
   Tensor region_attention;  // ViT-4K last block: [6, N+1, N+1]
   int64_t rows = 0, cols = 0;              // the patch grid
   int64_t crop_top = 0, crop_left = 0;     // where the cropped region starts in the input
+  double seconds_vit256 = 0, seconds_vit4k = 0;  // wall time of each stage (benchmarks, summaries)
 };
 
 // torchvision CenterCrop's offset: int(round((size - crop) / 2.0)), Python's round (half to even).

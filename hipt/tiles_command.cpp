@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "hipt/commands.h"
+#include "hipt/tiling.h"
 #include "io/atomic_file.h"
 #include "io/png.h"
 #include "io/slide.h"
@@ -47,37 +48,24 @@ Tensor draw_thumbnail(const Tensor& rgba, const io::Segmentation& seg, const std
 
 int run_tiles(const TilesOptions& o) {
   std::unique_ptr<io::Slide> slide = io::Slide::open(o.slide);
-  const double mag = io::slide_magnification(slide->properties(), o.magnification, o.slide);
-  int64_t region0 = 0, step0 = 0;
-  try {  // the sizes depend on the slide's magnification: say which slide
-    region0 = io::level0_region_size(mag, o.size, o.target_mag);
-    step0 = io::level0_region_size(mag, o.step.value_or(o.size), o.target_mag);
-  } catch (const Error& e) {
-    throw Error(fmt::format("{}: {}", o.slide, e.what()));
-  }
-
-  io::TissueParams tp;
-  tp.sthresh = o.sthresh, tp.mthresh = o.mthresh, tp.close = o.close, tp.use_otsu = o.otsu;
-  tp.a_t = o.a_t, tp.a_h = o.a_h, tp.max_n_holes = o.max_n_holes;
-  Tensor image;
-  io::Segmentation seg = io::segment_slide(*slide, o.seg_level, tp, &image);
-  const io::SlideLevel& l0 = slide->level(0);
-  io::GridParams gp;
-  gp.region_size = region0, gp.step = step0, gp.use_padding = !o.no_padding, gp.min_tissue = o.min_tissue;
-  std::vector<io::Point> regions = io::region_grid(seg, l0.width, l0.height, gp);
+  const RegionPlan plan = plan_regions(*slide, o.slide, o.tiling);
+  const io::Segmentation& seg = plan.segmentation;
+  const std::vector<io::Point>& regions = plan.regions;
+  const double mag = plan.magnification;
+  const int64_t region0 = plan.region_size0, step0 = plan.step0;
 
   std::string csv = "x,y\n";
   for (const io::Point& r : regions) csv += fmt::format("{},{}\n", r.x, r.y);
   write_file_atomic(o.out_csv, csv);
   if (!o.mask_png.empty()) io::write_png(o.mask_png, ops::unsqueeze(seg.mask, 2));
-  if (!o.thumbnail_png.empty()) io::write_png(o.thumbnail_png, draw_thumbnail(image, seg, regions, region0));
+  if (!o.thumbnail_png.empty()) io::write_png(o.thumbnail_png, draw_thumbnail(plan.level_image, seg, regions, region0));
 
   std::vector<uint8_t> mask = ops::to_vector<uint8_t>(seg.mask);
   const double tissue = static_cast<double>(std::count_if(mask.begin(), mask.end(), [](uint8_t v) { return v != 0; })) /
                         static_cast<double>(std::max<size_t>(mask.size(), 1));
   nlohmann::json summary = {{"slide", o.slide},
                             {"magnification", mag},
-                            {"target_magnification", o.target_mag},
+                            {"target_magnification", o.tiling.target_mag},
                             {"region_size_level0", region0},
                             {"step_level0", step0},
                             {"seg_level", seg.level},
@@ -86,7 +74,7 @@ int run_tiles(const TilesOptions& o) {
                             {"contours", seg.regions.size()},
                             {"regions", regions.size()},
                             {"csv", o.out_csv}};
-  if (o.otsu) summary["otsu_threshold"] = seg.otsu_level;
+  if (o.tiling.otsu) summary["otsu_threshold"] = seg.otsu_level;
   // Paths are bytes, not always UTF-8: invalid bytes become U+FFFD rather than an error after the outputs exist.
   fmt::print("{}\n", summary.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   return 0;
