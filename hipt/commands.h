@@ -62,7 +62,6 @@ struct EmbedOptions {
   bool student = false;        // DINO student weights instead of the teacher
   bool overwrite = false;      // redo slides whose output exists
   std::string coords;          // "" (segment), a CSV/.h5 file (one slide), or a folder of <stem>.h5/.csv
-  std::string preset;          // a CLAM preset CSV; explicit tiling flags win over it
   std::string shard;           // "i/N": this process takes slides i, i+N, ... ("" and not under MPI: all)
   int64_t prefetch = 2;        // regions decoded ahead of the encoder (bounds memory: ~48 MB each at 4096)
   bool white_background = false;  // regions past the slide edge white instead of CLAM's black

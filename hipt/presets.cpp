@@ -5,7 +5,7 @@
 
 namespace hipt {
 
-void apply_clam_preset(const std::string& path, TilingOptions&, const std::set<std::string>&) {
+void apply_clam_preset(const std::string& path, TilingOptions&) {
   throw Error(path + ": CLAM presets are not implemented yet");
 }
 
