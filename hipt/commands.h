@@ -11,9 +11,15 @@ namespace hipt {
 
 int run_doctor();
 
+// hipt demo (hipt/demo.cpp): a synthetic slide (unless `slide`), random-init weights (unless
+// `vit256`/`vit4k`), then tiles -> embed -> heatmap of the first region, all under out_dir.
 struct DemoOptions {
-  int steps = 1000;
-  uint64_t seed = 0;
+  std::string slide;          // "": write out_dir/synthetic.svs and use it
+  std::string vit256, vit4k;  // both or neither; neither: untrained weights in out_dir/weights/
+  std::string out_dir = "hipt-demo";
+  uint64_t seed = 0;          // the synthetic slide's textures and the weights' initialisation
+  int64_t max_regions = 3;    // regions embedded, the first in CLAM's order; 0: all
+  int64_t size = 4096;        // region side at 20x (the paper's 4096; tests use 512)
 };
 int run_demo(const DemoOptions& opts);
 

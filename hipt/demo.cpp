@@ -1,37 +1,153 @@
-// `hipt demo`: until the whole-slide demo exists, it trains the two-spirals MLP, says so, and
-// writes its loss curve to hipt-demo/spirals.json.
+// `hipt demo`: the whole pipeline on one slide in a few minutes, each step announced on stdout.
+// Without arguments it makes its own inputs (a synthetic slide, untrained weights) and says
+// plainly that its features mean nothing; with --slide/--vit256/--vit4k it runs on real data.
 #include <fmt/core.h>
-#include <fmt/format.h>
-#include <fmt/ranges.h>
 
-#include <cmath>
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
 #include <string>
 #include <vector>
 
 #include "hipt/commands.h"
+#include "hipt/synthetic_slide.h"
+#include "hipt/vit.h"
 #include "io/atomic_file.h"
-#include "hipt/progress.h"
-#include "hipt/spirals.h"
+#include "io/coords.h"
+#include "io/safetensors.h"
 
 namespace hipt {
+namespace {
 
-int run_demo(const DemoOptions& opts) {
-  fmt::print("hipt demo: the whole-slide demo is not built yet; this demo trains a 2-64-64-2 MLP on two\n"
-             "spirals (400 points) with AdamW, to show the engine and its autograd working end to end.\n");
-  Progress progress("training", opts.steps, "steps");
-  SpiralsReport r = train_spirals(opts.steps, opts.seed, [&](int step, int, double loss) {
-    progress.update(step, fmt::format("loss {:.4f}", loss));
-  });
-  progress.finish(fmt::format("loss {:.4f}", r.loss.back()));
-  std::vector<std::string> loss;  // JSON has no NaN: a diverged step is written as null
-  for (double l : r.loss) loss.push_back(std::isfinite(l) ? fmt::format("{:.6g}", l) : "null");
-  const std::string out = "hipt-demo/spirals.json";
-  write_file_atomic(out, fmt::format("{{\"task\": \"two spirals\", \"steps\": {}, \"seed\": {}, \"accuracy\": {:.6f}, "
-                                     "\"seconds\": {:.3f}, \"loss\": [{}]}}\n",
-                                     opts.steps, opts.seed, r.accuracy, r.seconds, fmt::join(loss, ", ")));
-  fmt::print("final loss {:.4f}, training accuracy {:.1f}% after {} steps in {:.1f} s\n", r.loss.back(),
-             100 * r.accuracy, opts.steps, r.seconds);
-  fmt::print("wrote {} (loss per step, accuracy)\n", out);
+namespace fs = std::filesystem;
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+void write_weights(const std::string& path, const nn::Module& model, uint64_t seed, const char* name) {
+  io::TensorMap tensors;
+  for (const auto& [key, t] : model.named_parameters()) tensors[key] = t;
+  io::write_safetensors(path, tensors,
+                        {{"model", name},
+                         {"weights", "random: DINO's initialisation (trunc normal std 0.02), untrained"},
+                         {"seed", std::to_string(seed)},
+                         {"written_by", std::string("hipt demo ") + HIPT_VERSION}});
+}
+
+// Every file under `dir`, relative to it, with its size, in name order.
+void list_files(const std::string& dir) {
+  std::vector<std::pair<std::string, uintmax_t>> files;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
+    if (it->is_regular_file()) files.emplace_back(it->path().string(), it->file_size());
+  std::sort(files.begin(), files.end());
+  for (const auto& [path, bytes] : files) fmt::print("  {:<56} {:>10.1f} KB\n", path, double(bytes) / 1024);
+}
+
+}  // namespace
+
+int run_demo(const DemoOptions& o) {
+  HIPT_CHECK(o.vit256.empty() == o.vit4k.empty(), "demo: give both --vit256 and --vit4k, or neither");
+  const auto start = std::chrono::steady_clock::now();
+  const std::string dir = o.out_dir;
+  fs::create_directories(dir);
+  const int steps = 5;
+
+  std::string slide = o.slide;
+  if (slide.empty()) {
+    slide = dir + "/synthetic.svs";
+    SyntheticSlideOptions so;
+    so.seed = o.seed;
+    fmt::print("[1/{}] Writing a synthetic H&E-like slide ({}x{} pixels at 20x, 0.5 um/pixel, JPEG pyramid, seed {}) "
+               "to {}\n",
+               steps, so.width, so.height, o.seed, slide);
+    std::fflush(stdout);
+    const auto t0 = std::chrono::steady_clock::now();
+    write_synthetic_slide(slide, so);
+    fmt::print("      done in {:.1f} s\n", seconds_since(t0));
+  } else {
+    fmt::print("[1/{}] Using the slide {}\n", steps, slide);
+  }
+
+  std::string vit256 = o.vit256, vit4k = o.vit4k;
+  if (vit256.empty()) {
+    fs::create_directories(dir + "/weights");
+    vit256 = dir + "/weights/vit256_random_init.safetensors";
+    vit4k = dir + "/weights/vit4k_random_init.safetensors";
+    fmt::print("[2/{}] Writing RANDOM, UNTRAINED weights (DINO's initialisation, seed {}) for ViT-256 and ViT-4K to\n"
+               "      {} and {}.\n"
+               "      The features and heatmaps below only show the pipeline working: with untrained weights\n"
+               "      they say nothing about the tissue. For real features, download the released checkpoints\n"
+               "      (vit256_small_dino.pth and vit4k_xs_dino.pth, HIPT_4K/Checkpoints in mahmoodlab/HIPT) and run\n"
+               "        hipt demo --slide YOUR_SLIDE.svs --vit256 vit256_small_dino.pth --vit4k vit4k_xs_dino.pth\n",
+               steps, o.seed, vit256, vit4k);
+    std::fflush(stdout);
+    const auto t0 = std::chrono::steady_clock::now();
+    write_weights(vit256, *vit256_small(o.seed, true), o.seed, "vit256_small");
+    write_weights(vit4k, *vit4k_xs(o.seed, true), o.seed, "vit4k_xs");
+    fmt::print("      done in {:.1f} s\n", seconds_since(t0));
+  } else {
+    fmt::print("[2/{}] Using the checkpoints {} (ViT-256) and {} (ViT-4K)\n", steps, vit256, vit4k);
+  }
+
+  TilesOptions tiles;
+  tiles.slide = slide;
+  tiles.out_csv = dir + "/regions.csv";
+  tiles.mask_png = dir + "/mask.png";
+  tiles.thumbnail_png = dir + "/thumbnail.png";
+  tiles.tiling.size = o.size;
+  fmt::print("[3/{}] Finding the tissue (CLAM's default segmentation) and the grid of {}x{} regions at 20x\n", steps,
+             o.size, o.size);
+  std::fflush(stdout);
+  auto t0 = std::chrono::steady_clock::now();
+  run_tiles(tiles);
+  std::vector<io::Point> regions = io::read_region_coords(tiles.out_csv).coords;
+  fmt::print("      {} regions in {:.1f} s: corners in {}, mask in {}, thumbnail (tissue green, regions red) in {}\n",
+             regions.size(), seconds_since(t0), tiles.out_csv, tiles.mask_png, tiles.thumbnail_png);
+  HIPT_CHECK(!regions.empty(), "demo: {}: no tissue found, so there is nothing to embed", slide);
+
+  EmbedOptions embed;
+  embed.slides = {slide};
+  embed.vit256 = vit256, embed.vit4k = vit4k;
+  embed.out_dir = dir + "/features";
+  embed.overwrite = true;  // a rerun of the demo redoes its work
+  embed.tiling = tiles.tiling;
+  embed.coords = tiles.out_csv;  // the regions just found: no second segmentation
+  if (o.max_regions > 0 && static_cast<int64_t>(regions.size()) > o.max_regions) {
+    regions.resize(static_cast<size_t>(o.max_regions));
+    std::string csv = "x,y\n";
+    for (const io::Point& p : regions) csv += fmt::format("{},{}\n", p.x, p.y);
+    embed.coords = dir + "/regions_demo.csv";
+    write_file_atomic(embed.coords, csv);
+    fmt::print("      the demo embeds the first {} (--max-regions 0 for all; `hipt embed` is the full pipeline)\n",
+               regions.size());
+  }
+  fmt::print("[4/{}] Embedding {} regions with HIPT-4K (ViT-256 on each 256x256 patch, then ViT-4K on the grid) into {}\n",
+             steps, regions.size(), embed.out_dir);
+  std::fflush(stdout);
+  t0 = std::chrono::steady_clock::now();
+  if (int rc = run_embed(embed); rc != 0) return rc;
+  fmt::print("      done in {:.1f} s\n", seconds_since(t0));
+
+  HeatmapOptions heat;
+  heat.slide = slide;
+  heat.vit256 = vit256, heat.vit4k = vit4k;
+  heat.out_dir = dir + "/heatmaps";
+  heat.x = regions[0].x, heat.y = regions[0].y;
+  heat.size = o.size;
+  fmt::print("[5/{}] Attention heatmaps of the first region (level-0 corner {}, {}) into {}\n", steps, heat.x, heat.y,
+             heat.out_dir);
+  std::fflush(stdout);
+  t0 = std::chrono::steady_clock::now();
+  if (int rc = run_heatmap(heat); rc != 0) return rc;
+  fmt::print("      done in {:.1f} s\n", seconds_since(t0));
+
+  fmt::print("\nThe demo took {:.0f} s and wrote:\n", seconds_since(start));
+  list_files(dir);
+  fmt::print("Features: {}/<slide name>.safetensors (coords, patch_features, region_features; see the README).\n",
+             embed.out_dir);
+  if (o.vit256.empty()) fmt::print("Reminder: the weights were random and untrained; see step 2 for real ones.\n");
   return 0;
 }
 

@@ -38,9 +38,17 @@ int main(int argc, char** argv) {
   auto* doctor = app.add_subcommand("doctor", "Print the build and the hardware hipt sees: build type, SIMD, threads, CUDA");
 
   hipt::DemoOptions demo_opts;
-  auto* demo = app.add_subcommand("demo", "Run the built-in demo (for now: train a small MLP on two spirals)");
-  demo->add_option("--steps", demo_opts.steps, "Training steps")->check(CLI::PositiveNumber);
-  demo->add_option("--seed", demo_opts.seed, "Random seed");
+  auto* demo = app.add_subcommand(
+      "demo", "Run the whole pipeline (tiles, embed, heatmap) on a synthetic slide with untrained weights, or on yours");
+  demo->add_option("--slide", demo_opts.slide, "Your slide instead of the synthetic one");
+  demo->add_option("--vit256", demo_opts.vit256, "ViT-256 checkpoint instead of random weights (with --vit4k)");
+  demo->add_option("--vit4k", demo_opts.vit4k, "ViT-4K checkpoint instead of random weights (with --vit256)");
+  demo->add_option("--out", demo_opts.out_dir, "Output folder")->capture_default_str();
+  demo->add_option("--seed", demo_opts.seed, "Seed of the synthetic slide and the random weights");
+  demo->add_option("--max-regions", demo_opts.max_regions, "Regions to embed, the first found; 0: all")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  demo->add_option("--size", demo_opts.size, "Region side in pixels at 20x")->capture_default_str()->check(CLI::PositiveNumber);
 
   std::string info_path;
   auto* info = app.add_subcommand("info", "Print a slide's levels, properties and associated images as one JSON object");

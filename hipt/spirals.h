@@ -1,5 +1,5 @@
 // The two-spirals task: a small MLP that must learn a non-linear boundary. It is the engine's
-// end-to-end check (autograd + AdamW + cross-entropy) and the stand-in `hipt demo`.
+// end-to-end check (autograd + AdamW + cross-entropy), run by examples/ and its test.
 #pragma once
 #include <cstdint>
 #include <functional>

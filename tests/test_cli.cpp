@@ -56,7 +56,7 @@ TEST(Cli, HelpVersionDoctor) {
 }
 
 TEST(Cli, BadFlagIsOneErrorLine) {
-  for (const char* args : {"--bogus", "demo --steps -3", "demo --steps x", "nosuchcommand"}) {
+  for (const char* args : {"--bogus", "demo --max-regions -3", "demo --seed x", "nosuchcommand"}) {
     CliRun r = run_cli(args);
     EXPECT_NE(r.code, 0) << args;
     EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << args << ": " << r.err;

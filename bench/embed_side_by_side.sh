@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# One 4096² region through HIPT-4K: hipt (bench_embed) vs PyTorch (bench/hipt4k_torch.py), split
+# into ViT-256 (256 patches, batch 64), ViT-4K (16x16 grid) and the whole region encoder, plus
+# hipt's decode times (20x and 40x reads; PyTorch has no slide reader to compare). hipt and each
+# PyTorch alternate REPS times so all see the same background load; the table shows the best
+# regions/s of each and the ratio hipt / PyTorch (> 1: hipt is faster).
+#
+#   bench/embed_side_by_side.sh                   # from the repo root, after building bench_embed
+#   REPS=2 THREADS="1 2" PYTHONS="/usr/bin/python3 /work/venv-torch/bin/python" bench/embed_side_by_side.sh
+set -euo pipefail
+BIN=${BIN:-build/bin}
+REPS=${REPS:-1}
+THREADS=${THREADS:-"1 2"}
+PYTHONS=${PYTHONS:-/usr/bin/python3}
+[ -x "$BIN/bench_embed" ] || { echo "error: no $BIN/bench_embed: configure with -DHIPT_BUILD_BENCH=ON and build bench_embed" >&2; exit 1; }
+here=$(cd "$(dirname "$0")" && pwd)
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+echo "start: $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+for rep in $(seq "$REPS"); do
+  for t in $THREADS; do
+    HIPT_NUM_THREADS=$t "$BIN/bench_embed" --benchmark_format=json 2>/dev/null >"$out/hipt_${t}_${rep}.json"
+    i=0
+    for py in $PYTHONS; do
+      i=$((i + 1))
+      OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t MKL_NUM_THREADS=$t "$py" "$here/hipt4k_torch.py" "$t" \
+        >"$out/torch${i}_${t}_${rep}.txt" 2>"$out/torch${i}_${t}.version"
+    done
+  done
+done
+echo "end:   $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+
+python3 - "$out" "$THREADS" <<'PY'
+import glob, json, os, sys
+out, threads = sys.argv[1], sys.argv[2].split()
+names = {"BM_Decode/20x/real_time": "decode_20x", "BM_Decode/40x/real_time": "decode_40x",
+         "BM_Vit256Patches/real_time": "vit256_patches", "BM_Vit4kGrid/real_time": "vit4k_grid",
+         "BM_RegionEncoder/real_time": "region_encoder"}
+best = {}
+for path in glob.glob(os.path.join(out, "hipt_*.json")):
+    t = os.path.basename(path).split("_")[1]
+    for b in json.load(open(path))["benchmarks"]:
+        if b["name"] in names:
+            k = ("hipt", names[b["name"]], t)
+            best[k] = max(best.get(k, 0), b["regions/s"])
+peers = sorted({os.path.basename(p).split("_")[0] for p in glob.glob(os.path.join(out, "torch*_*.txt"))})
+for path in glob.glob(os.path.join(out, "torch*_*.txt")):
+    peer, t = os.path.basename(path).split("_")[:2]
+    for line in open(path):
+        name, v = line.split()
+        best[(peer, name, t)] = max(best.get((peer, name, t), 0), float(v))
+label = {}
+for p in peers:
+    txt = open(os.path.join(out, f"{p}_{threads[0]}.version")).read().split()
+    label[p] = "torch " + (txt[1] if len(txt) > 1 else "?")
+head = "| stage | threads | hipt s/region | " + " | ".join(f"{label[p]} s/region | hipt/{label[p]}" for p in peers) + " |"
+print(head)
+print("|" + "---|" * (head.count("|") - 1))
+for name in ("decode_20x", "decode_40x", "vit256_patches", "vit4k_grid", "region_encoder"):
+    for t in threads:
+        h = best.get(("hipt", name, t), 0)
+        cells = []
+        for p in peers:
+            v = best.get((p, name, t), 0)
+            cells += [f"{1 / v:.3f}" if v else "-", f"{h / v:.2f}x" if v and h else "-"]
+        print(f"| {name} | {t} | {1 / h:.3f} | " + " | ".join(cells) + " |" if h else f"| {name} | {t} | - |")
+PY
