@@ -3,7 +3,8 @@
 //           at 20x (a 4096² read) and at 40x (an 8192² read + 2x2 box), tile cache off as in
 //           `hipt embed`, which reads each region once;
 //   ViT-256 over the region's 256 patches in batches of 64; ViT-4K on the 16x16 grid;
-//   RegionEncoder::encode, the whole region from u8 pixels (no attention maps kept).
+//   RegionEncoder::encode, the whole region from u8 pixels (no attention maps kept);
+// and, for the demo, making and writing the synthetic slide.
 // Random-init weights: values do not change the speed. bench/embed_side_by_side.sh runs this next
 // to PyTorch (bench/hipt4k_torch.py).
 //
@@ -117,8 +118,22 @@ void BM_RegionEncoder(benchmark::State& state) {
   state.counters["vit4k_s"] = vit4k / n;
 }
 
+// Not a region stage: the demo's slide (12288 x 6144) made in memory, then written as the JPEG pyramid.
+void BM_SyntheticSlide(benchmark::State& state, bool write) {
+  const std::string path = pyramids().dir + "/written.svs";
+  for (auto _ : state) {
+    if (write)
+      write_synthetic_slide(path);
+    else
+      benchmark::DoNotOptimize(synthetic_slide());
+  }
+  state.counters["threads"] = num_threads();
+}
+
 }  // namespace
 
+BENCHMARK_CAPTURE(BM_SyntheticSlide, make, false)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_SyntheticSlide, make_and_write, true)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Decode, 20x, false)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Decode, 40x, true)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_Vit256Patches)->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -141,17 +141,17 @@ std::vector<Nucleus> place_nuclei(const Layout& layout, uint64_t seed) {
     out.push_back({x, y, a, b, std::cos(t), std::sin(t), 0.8 + 0.3 * u()});
   };
   auto in_bbox = [&](double s, double t) { return std::pair{m.cx + (2 * s - 1) * 1.1 * m.rx, m.cy + (2 * t - 1) * 1.3 * m.ry}; };
-  const int64_t clusters = static_cast<int64_t>(area / 160000);
+  const int64_t clusters = static_cast<int64_t>(area / 110000);
   for (int64_t c = 0; c < clusters; ++c) {
     auto [cx, cy] = in_bbox(unit(hash(seed, kClusters, c, 0)), unit(hash(seed, kClusters, c, 1)));
-    const int64_t count = 25 + static_cast<int64_t>(90 * unit(hash(seed, kClusters, c, 2)));
+    const int64_t count = 30 + static_cast<int64_t>(130 * unit(hash(seed, kClusters, c, 2)));
     const double sigma = 40 + 140 * unit(hash(seed, kClusters, c, 3));
     for (int64_t k = 0; k < count; ++k) {  // Box-Muller
       const double r = sigma * std::sqrt(-2 * std::log(1 - u())), phi = 2 * kPi * u();
       add(cx + r * std::cos(phi), cy + r * std::sin(phi));
     }
   }
-  const int64_t scattered = static_cast<int64_t>(area / 3500);
+  const int64_t scattered = static_cast<int64_t>(area / 2000);
   for (int64_t k = 0; k < scattered; ++k) {
     auto [x, y] = in_bbox(unit(hash(seed, kScatter, k, 0)), unit(hash(seed, kScatter, k, 1)));
     add(x, y);
@@ -174,6 +174,10 @@ Tensor synthetic_slide(const SyntheticSlideOptions& o) {
     return 520 * value_noise(seed, kWarp, x / 1700, y / 1700) + 70 * value_noise(seed, kWarp, x / 380 + 3.3, y / 380);
   });
   const CoarseField stain(W, H, [&](double x, double y) { return 0.82 + 0.18 * value_noise(seed, kStain, x / 2600, y / 2600); });
+  // Where fibres show: they break into bundles of a few hundred pixels instead of running forever.
+  const CoarseField bundles(W, H, [&](double x, double y) {
+    return std::clamp(0.45 + 1.1 * value_noise(seed, kFibre, x / 90, y / 90), 0.0, 1.0);
+  });
   const double fibre_angle = kPi * (0.15 + 0.2 * unit(hash(seed, kFibre, 0)));
   const double fc = std::cos(fibre_angle), fs = std::sin(fibre_angle);
 
@@ -191,9 +195,13 @@ Tensor synthetic_slide(const SyntheticSlideOptions& o) {
         Rgb c{kGlass, kGlass, kGlass};
         if (t > 0) {
           const double wv = double(x) * fc + double(y) * fs + double(warp.at(double(x), double(y)));
-          const float s = static_cast<float>(0.5 + 0.5 * std::sin(2 * kPi * wv / 13.0));
+          // Two families of stripes (13 and 7 px apart), shown where the bundle field says.
+          const float s1 = static_cast<float>(0.5 + 0.5 * std::sin(2 * kPi * wv / 13.0));
+          const float s2 = static_cast<float>(0.5 + 0.5 * std::sin(2 * kPi * (0.8 * wv + 0.3 * double(y)) / 7.1));
+          const float b = bundles.at(double(x), double(y));
+          const float fibre = b * s1 * s1 + (1 - b) * 0.45f * s2 * s2 * s2;
           const float grain = float((h >> 16) & 63) / 63.0f;  // per-pixel texture
-          const float m = std::clamp(stain.at(double(x), double(y)) * (0.75f * s * s + 0.25f * grain), 0.0f, 1.0f);
+          const float m = std::clamp(stain.at(double(x), double(y)) * (0.75f * fibre + 0.25f * grain), 0.0f, 1.0f);
           c = {kStromaLight.r + m * (kStromaFibre.r - kStromaLight.r), kStromaLight.g + m * (kStromaFibre.g - kStromaLight.g),
                kStromaLight.b + m * (kStromaFibre.b - kStromaLight.b)};
           // Thin tissue at the border (~40 px) and around lumens fades into the background.

@@ -51,7 +51,7 @@ TEST(SyntheticSlide, RejectsSizesOutOfRange) {
 // The default slide through the writer, the reader and CLAM's default segmentation: the documented
 // region count, and colours checked against the mask (blocks of 64x64 level-0 pixels per mask pixel,
 // away from the mask border by 2 mask pixels, since the median blur and closing move it).
-TEST(SyntheticSlide, DefaultSlideGivesDocumentedRegionsWhiteGlassAndHAndEColours) {
+TEST(SyntheticSlide, DefaultSlideGivesDocumentedRegionsWhiteGlassAndHAndEColoursHeavy) {
   const std::string path = ::testing::TempDir() + "/synthetic_default.svs";
   const SyntheticSlideOptions o;
   const Tensor img = write_synthetic_slide(path, o);
