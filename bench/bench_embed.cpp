@@ -134,8 +134,8 @@ void BM_SyntheticSlide(benchmark::State& state, bool write) {
 
 BENCHMARK_CAPTURE(BM_SyntheticSlide, make, false)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_SyntheticSlide, make_and_write, true)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_Decode, 20x, false)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_Decode, 40x, true)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Decode, 20x, false)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(3);
+BENCHMARK_CAPTURE(BM_Decode, 40x, true)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(3);
 BENCHMARK(BM_Vit256Patches)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_Vit4kGrid)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_RegionEncoder)->Unit(benchmark::kMillisecond)->UseRealTime();

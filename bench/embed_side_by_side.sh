@@ -12,6 +12,7 @@ BIN=${BIN:-build/bin}
 REPS=${REPS:-1}
 THREADS=${THREADS:-"1 2"}
 PYTHONS=${PYTHONS:-/usr/bin/python3}
+FILTER=${FILTER:-"Decode|Vit|RegionEncoder"}  # bench_embed cases (the synthetic-slide ones are not region stages)
 [ -x "$BIN/bench_embed" ] || { echo "error: no $BIN/bench_embed: configure with -DHIPT_BUILD_BENCH=ON and build bench_embed" >&2; exit 1; }
 here=$(cd "$(dirname "$0")" && pwd)
 out=$(mktemp -d)
@@ -20,7 +21,7 @@ trap 'rm -rf "$out"' EXIT
 echo "start: $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for rep in $(seq "$REPS"); do
   for t in $THREADS; do
-    HIPT_NUM_THREADS=$t "$BIN/bench_embed" --benchmark_format=json 2>/dev/null >"$out/hipt_${t}_${rep}.json"
+    HIPT_NUM_THREADS=$t "$BIN/bench_embed" --benchmark_filter="$FILTER" --benchmark_format=json 2>/dev/null >"$out/hipt_${t}_${rep}.json"
     i=0
     for py in $PYTHONS; do
       i=$((i + 1))

@@ -9,6 +9,8 @@
 #include "hipt/synthetic_slide.h"
 #include "io/coords.h"
 #include "io/safetensors.h"
+#include "io/tiff_writer.h"
+#include "tensor/ops.h"
 #include "testing.h"
 
 namespace fs = std::filesystem;
@@ -61,6 +63,11 @@ TEST(Demo, BadArgumentsAreOneErrorLine) {
   expect_one_error_line(run_in(dir, "demo --vit256 w.safetensors"), "give both --vit256 and --vit4k");
   // Own slide and weights: nothing is written before the slide is opened.
   expect_one_error_line(run_in(dir, "demo --slide no-such.svs --vit256 a --vit4k b"), "no-such.svs");
+  // A slide of bare glass: the demo stops after tiling, naming the slide.
+  hipt::io::TiffWriteOptions w;
+  w.aperio = true, w.objective_power = 20, w.mpp = 0.5;
+  hipt::io::write_tiff_pyramid(dir + "/glass.svs", hipt::ops::full({1024, 1024, 3}, 245, hipt::DType::U8), w);
+  expect_one_error_line(run_in(dir, "demo --slide glass.svs --vit256 a --vit4k b"), "glass.svs: no tissue found");
   expect_one_error_line(run_in(dir, "demo --size 0"), "--size");
   expect_one_error_line(run_in(dir, "demo --max-regions -1"), "--max-regions");
 }
