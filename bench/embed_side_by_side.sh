@@ -35,15 +35,15 @@ echo "end:   $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /p
 python3 - "$out" "$THREADS" <<'PY'
 import glob, json, os, sys
 out, threads = sys.argv[1], sys.argv[2].split()
-names = {"BM_Decode/20x/real_time": "decode_20x", "BM_Decode/40x/real_time": "decode_40x",
-         "BM_Vit256Patches/real_time": "vit256_patches", "BM_Vit4kGrid/real_time": "vit4k_grid",
-         "BM_RegionEncoder/real_time": "region_encoder"}
+names = {"BM_Decode/20x": "decode_20x", "BM_Decode/40x": "decode_40x", "BM_Vit256Patches": "vit256_patches",
+         "BM_Vit4kGrid": "vit4k_grid", "BM_RegionEncoder": "region_encoder"}
 best = {}
 for path in glob.glob(os.path.join(out, "hipt_*.json")):
     t = os.path.basename(path).split("_")[1]
     for b in json.load(open(path))["benchmarks"]:
-        if b["name"] in names:
-            k = ("hipt", names[b["name"]], t)
+        name = "/".join(p for p in b["name"].split("/") if not p.startswith(("min_time:", "real_time")))
+        if name in names:
+            k = ("hipt", names[name], t)
             best[k] = max(best.get(k, 0), b["regions/s"])
 peers = sorted({os.path.basename(p).split("_")[0] for p in glob.glob(os.path.join(out, "torch*_*.txt"))})
 for path in glob.glob(os.path.join(out, "torch*_*.txt")):
