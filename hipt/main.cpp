@@ -7,11 +7,25 @@
 #include <exception>
 
 #include "hipt/commands.h"
+#include "hipt/presets.h"
+#include "tensor/error.h"
 
 namespace {
 
 // CLAM's segmentation and patching flags, with its names and defaults (hipt/tiling.h).
 void add_tiling_flags(CLI::App* cmd, hipt::TilingOptions& t) {
+  // First: CLI11 runs option callbacks in definition order, so the flags below, when given, override
+  // the preset's values wherever they stand on the command line.
+  cmd->add_option_function<std::string>(
+      "--preset",
+      [&t](const std::string& path) {
+        try {
+          hipt::apply_clam_preset(path, t);
+        } catch (const hipt::Error& e) {
+          throw CLI::ValidationError("--preset", e.what());
+        }
+      },
+      "CLAM preset CSV (presets/*.csv here, or CLAM's own) for the segmentation flags; explicit flags win");
   cmd->add_option("--size", t.size, "Region side in pixels at the target magnification")->check(CLI::PositiveNumber);
   cmd->add_option("--step", t.step, "Grid step at the target magnification (default: --size)")->check(CLI::PositiveNumber);
   cmd->add_option("--target-mag", t.target_mag, "Target magnification of the regions")->check(CLI::PositiveNumber);
