@@ -1,6 +1,6 @@
-// hipt/shard's MPI world, run by ctest under `mpiexec -n 2` (shard_mpi_np2). Its own main: MPI is
-// initialised before GoogleTest, only rank 0 prints results, and the exit code is the worst
-// rank's, so a failure on any rank fails the test.
+// hipt/shard's MPI world, run by ctest under `mpiexec -n 2` (shard_mpi_np2, and
+// shard_mpi_np2_world_init). Its own main: MPI is initialised before GoogleTest, only rank 0 prints
+// results, and the exit code is the worst rank's, so a failure on any rank fails the test.
 #include <gtest/gtest.h>
 #include <mpi.h>
 
@@ -87,7 +87,16 @@ TEST(ShardMpi, EffectiveShardsOfTheWorldCoverTheListExactlyOnce) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  MPI_Init(&argc, &argv);
+  // --world-init: MPI is initialised by ProcessGroup::world() and finalised at exit, as in hipt
+  // itself (ctest shard_mpi_np2_world_init); otherwise by this main, as a program embedding hipt's
+  // library would, and world() must leave the finalising to it.
+  bool world_init = false;
+  for (int i = 1; i < argc; ++i) world_init |= std::string(argv[i]) == "--world-init";
+  if (world_init) {
+    if (!hipt::ProcessGroup::world().mpi()) return 3;  // not started by mpiexec
+  } else {
+    MPI_Init(&argc, &argv);
+  }
   ::testing::InitGoogleTest(&argc, argv);
   if (mpi_rank() != 0) {
     auto& listeners = ::testing::UnitTest::GetInstance()->listeners();
@@ -95,6 +104,6 @@ int main(int argc, char** argv) {
   }
   int code = RUN_ALL_TESTS(), worst = 0;
   MPI_Allreduce(&code, &worst, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-  MPI_Finalize();
+  if (!world_init) MPI_Finalize();
   return worst;
 }

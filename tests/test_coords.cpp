@@ -77,7 +77,9 @@ void write_clam_h5(const std::string& path, const std::vector<int64_t>& xy, hid_
   H5Pset_chunk(dcpl, 2, chunk);
   hid_t d = H5Dcreate2(f, "coords", file_type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
   ASSERT_GE(d, 0);
-  if (!xy.empty()) ASSERT_GE(H5Dwrite(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, xy.data()), 0);
+  if (!xy.empty()) {
+    ASSERT_GE(H5Dwrite(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, xy.data()), 0);
+  }
   int64_t patch_size = 4096, level = 0, dims0[2] = {46000, 32914};
   double downsample[2] = {1.0, 1.0};
   write_attribute(d, "patch_size", H5T_STD_I64LE, 0, 1, &patch_size);

@@ -36,7 +36,9 @@ void expect_partition(size_t n, const std::vector<ShardSpec>& shards) {
     for (size_t j = 0; j < ks.size(); ++j) {
       ASSERT_LT(ks[j], n);
       EXPECT_EQ(ks[j] % static_cast<size_t>(s.count), static_cast<size_t>(s.index));
-      if (j) EXPECT_LT(ks[j - 1], ks[j]);
+      if (j) {
+        EXPECT_LT(ks[j - 1], ks[j]);
+      }
       ++seen[ks[j]];
     }
   }
