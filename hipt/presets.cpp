@@ -29,7 +29,7 @@ std::vector<std::string> split_csv_line(const std::string& line) {
       fields.back() += c;
     }
   }
-  for (std::string& f : fields) {  // pandas keeps inner spaces but a cell of spaces around a value is a typo
+  for (std::string& f : fields) {  // spaces around a cell are dropped
     size_t a = f.find_first_not_of(" \t"), b = f.find_last_not_of(" \t");
     f = a == std::string::npos ? "" : f.substr(a, b - a + 1);
   }

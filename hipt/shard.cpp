@@ -82,6 +82,13 @@ ProcessGroup& ProcessGroup::world() {
     p.mpi_ = true;
     check_mpi(MPI_Comm_rank(MPI_COMM_WORLD, &p.rank_), "MPI_Comm_rank");
     check_mpi(MPI_Comm_size(MPI_COMM_WORLD, &p.size_), "MPI_Comm_size");
+    // Another MPI's launcher (MPICH's mpiexec for an Open MPI build) starts K singletons of size 1,
+    // each of which would do all the work.
+    const int launched = mpi_launcher_size();
+    HIPT_CHECK(launched < 0 || launched == p.size_,
+               "the MPI launcher started {} processes but MPI sees {}: launch hipt with the mpirun of the MPI it "
+               "was built with (Open MPI)",
+               launched, p.size_);
     MPI_Comm host;
     check_mpi(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, p.rank_, MPI_INFO_NULL, &host),
               "MPI_Comm_split_type");
@@ -98,7 +105,7 @@ ProcessGroup& ProcessGroup::world() {
              "started by an MPI launcher ({} processes), but this hipt was built without MPI, so every process "
              "would do all the work: rebuild with Open MPI (libopenmpi-dev, -DHIPT_WITH_MPI=ON) or run one process "
              "per --shard i/N",
-             n > 0 ? std::to_string(n) : std::string("PMIX_RANK set"));
+             n > 0 ? std::to_string(n) : std::string("an unknown number of"));
   static ProcessGroup g;
   return g;
 #endif
