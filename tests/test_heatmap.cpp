@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <random>
 
 #include "hipt/heatmap.h"
@@ -109,7 +110,8 @@ TEST(Heatmap, StitchingPutsEachPatchAndTokenWhereTheReferenceDoes) {
     for (int64_t x = 0; x < m.width; ++x) {
       const int64_t p = (y / side) * cols + x / side, t = 17 * p + 5;
       const bool hot = (y % side) / cell == t / 16 && (x % side) / cell == t % 16;
-      ASSERT_EQ(m.at(y, x) == 100.0, hot) << y << "," << x;
+      // The hot token, repeated 4x4 by the upsampling, ties with itself: rank 99.8, the rest 49.8.
+      ASSERT_EQ(m.at(y, x) > 75, hot) << y << "," << x << ": " << m.at(y, x);
     }
   // Raw layout: [heads, rows·16, cols·16], token (ty, tx) of patch p at (16·(p / cols) + ty, 16·(p % cols) + tx).
   Tensor s = hm::stitch_patch_attention(ops::from_vector(raw, {n, 6, 256}), rows, cols);
@@ -122,7 +124,7 @@ TEST(Heatmap, StitchingPutsEachPatchAndTokenWhereTheReferenceDoes) {
   ra[static_cast<size_t>(4 * (n + 1) * (n + 1) + (n + 1) + 1)] = 9.f;  // not the [CLS] row: ignored
   hm::ScoreMap r = hm::region_rank_map(ops::from_vector(ra, {6, n + 1, n + 1}), 4, rows, cols, scale);
   for (int64_t y = 0; y < r.height; ++y)
-    for (int64_t x = 0; x < r.width; ++x) ASSERT_EQ(r.at(y, x) == 100.0, y >= side && x >= 2 * side) << y << "," << x;
+    for (int64_t x = 0; x < r.width; ++x) ASSERT_EQ(r.at(y, x) > 75, y >= side && x >= 2 * side) << y << "," << x;
   EXPECT_THROW(hm::patch_rank_map(ops::from_vector(pa, {n, 6, 256}), 0, rows, cols, 3), Error);
   EXPECT_THROW(hm::patch_rank_map(ops::from_vector(pa, {n, 6, 256}), 6, rows, cols, 4), Error);
   EXPECT_THROW(hm::region_rank_map(ops::from_vector(ra, {6, n + 1, n + 1}), 0, 3, 3, 4), Error);
@@ -226,12 +228,12 @@ TEST(Heatmap, DownscaleAndShiftFollowTheirFormulas) {
 
 // ---------------------------------------------------------------- the CLI
 
-struct Run {
+struct CliRun {
   int code;
   std::string out, err;
 };
 
-Run hipt_heatmap(const std::string& args) {
+CliRun hipt_heatmap(const std::string& args) {
   const std::string out = ht::temp_path("heatmap_stdout"), err = ht::temp_path("heatmap_stderr");
   int status = std::system((std::string(HIPT_CLI) + " heatmap " + args + " >" + out + " 2>" + err).c_str());
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, ht::read_bytes(out), ht::read_bytes(err)};
@@ -264,14 +266,14 @@ std::string model_flags() { return " --vit256 " + cli_files().vit256 + " --vit4k
 TEST(HeatmapCli, WritesTheMapsOfTheInProcessEncoder) {
   const CliFiles& f = cli_files();
   const std::string out = ht::temp_path("heatmap_out");
-  Run r = hipt_heatmap(f.slide + model_flags() + " --out " + out + " --x 128 --y 64 --size 512 --scale 4");
+  CliRun r = hipt_heatmap(f.slide + model_flags() + " --out " + out + " --x 128 --y 64 --size 512 --scale 4");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(r.err, ::testing::HasSubstr("pass 1/1"));
   nlohmann::json s = nlohmann::json::parse(r.out);
   EXPECT_EQ(s["image_size"], 128);
   EXPECT_EQ(s["rows"], 2);
   EXPECT_EQ(s["passes"], 1);
-  const std::string stem = out + "/heatmap_slide_x128_y64";
+  const std::string stem = out + "/" + std::filesystem::path(f.slide).stem().string() + "_x128_y64";
   EXPECT_EQ(s["files"]["region"], stem + "_region.png");
   ASSERT_EQ(s["files"]["vit256"].size(), 6u);
   ASSERT_EQ(s["files"]["vit4k"].size(), 6u);
@@ -298,16 +300,17 @@ TEST(HeatmapCli, WritesTheMapsOfTheInProcessEncoder) {
   EXPECT_EQ(ops::to_vector<uint8_t>(io::read_png(stem + "_256_head3.png")), ops::to_vector<uint8_t>(want));
 }
 
-TEST(HeatmapCli, SmoothAndFactorizedRunFourPassesAndWriteTheCombinations) {
+TEST(HeatmapCli, SmoothAndFactorizedRunFourPassesAndWriteTheCombinationsHeavy) {
   const std::string out = ht::temp_path("heatmap_smooth");
-  Run r = hipt_heatmap(cli_files().slide + model_flags() + " --out " + out +
+  CliRun r = hipt_heatmap(cli_files().slide + model_flags() + " --out " + out +
                        " --x 0 --y 0 --size 512 --scale 8 --smooth --factorized --alpha 0.3 --threads 1");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(r.err, ::testing::HasSubstr("pass 4/4 (region moved up-left by 384 px)"));
   nlohmann::json s = nlohmann::json::parse(r.out);
   EXPECT_EQ(s["passes"], 4);
   ASSERT_EQ(s["files"]["factorized"].size(), 36u);
-  EXPECT_EQ(s["files"]["factorized"][7], out + "/heatmap_slide_x0_y0_factorized_4k_head1_256_head1.png");
+  EXPECT_EQ(s["files"]["factorized"][7], out + "/" + std::filesystem::path(cli_files().slide).stem().string() +
+                                             "_x0_y0_factorized_4k_head1_256_head1.png");
   EXPECT_EQ(io::read_png(s["files"]["factorized"][35].get<std::string>()).shape(), (Shape{64, 64, 3}));
 }
 
@@ -333,13 +336,13 @@ TEST(HeatmapCli, BadInputIsOneErrorLineNamingTheProblem) {
       {f.slide + model_flags() + " --out " + out + " --x 0 --y 0 --size 256 --magnification 13", "heatmap_slide.tif"},
   };
   for (const auto& [args, needle] : cases) {
-    Run r = hipt_heatmap(args);
+    CliRun r = hipt_heatmap(args);
     EXPECT_NE(r.code, 0) << args;
     EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << args << ": " << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << ": " << r.err;
     EXPECT_THAT(r.err, ::testing::HasSubstr(needle)) << args;
   }
-  EXPECT_FALSE(std::ifstream(out + "/heatmap_slide_x0_y0_region.png").good());
+  EXPECT_FALSE(std::filesystem::exists(out));  // every error comes before the output folder
 }
 
 }  // namespace
