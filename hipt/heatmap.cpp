@@ -239,20 +239,80 @@ Tensor blend(const Tensor& heat, const Tensor& image, double alpha) {
   return ops::from_vector(out, image.shape());
 }
 
+namespace {
+
+// Pillow's resampling coefficients for one axis (Resample.c precompute_coeffs with the bicubic
+// filter, a = -0.5, support 2 stretched by the downscale factor), in its 8-bit fixed point.
+constexpr int kPrecisionBits = 32 - 8 - 2;
+
+struct AxisTaps {
+  std::vector<int64_t> first, count;  // per output pixel: first input pixel, number of taps
+  std::vector<int32_t> weights;       // count per pixel, `width` apart
+  int64_t width = 0;
+};
+
+double pil_bicubic(double x) {
+  constexpr double a = -0.5;
+  x = std::abs(x);
+  if (x < 1) return ((a + 2) * x - (a + 3)) * x * x + 1;
+  if (x < 2) return (((x - 5) * x + 8) * x - 4) * a;
+  return 0;
+}
+
+AxisTaps pil_axis_taps(int64_t in_size, int64_t out_size) {
+  const double scale = static_cast<double>(in_size) / static_cast<double>(out_size);
+  const double filter_scale = std::max(scale, 1.0), support = 2.0 * filter_scale;
+  AxisTaps t;
+  t.width = static_cast<int64_t>(std::ceil(support)) * 2 + 1;
+  t.weights.assign(static_cast<size_t>(t.width * out_size), 0);
+  for (int64_t o = 0; o < out_size; ++o) {
+    const double center = (static_cast<double>(o) + 0.5) * scale;
+    const int64_t lo = std::max<int64_t>(static_cast<int64_t>(center - support + 0.5), 0);
+    const int64_t hi = std::min<int64_t>(static_cast<int64_t>(center + support + 0.5), in_size);
+    std::vector<double> w(static_cast<size_t>(hi - lo));
+    double total = 0;
+    for (int64_t k = 0; k < hi - lo; ++k) total += w[static_cast<size_t>(k)] = pil_bicubic((static_cast<double>(k + lo) - center + 0.5) / filter_scale);
+    for (int64_t k = 0; k < hi - lo; ++k) {
+      const double v = (total != 0 ? w[static_cast<size_t>(k)] / total : w[static_cast<size_t>(k)]) * (1 << kPrecisionBits);
+      t.weights[static_cast<size_t>(o * t.width + k)] = static_cast<int32_t>(v < 0 ? v - 0.5 : v + 0.5);
+    }
+    t.first.push_back(lo);
+    t.count.push_back(hi - lo);
+  }
+  return t;
+}
+
+uint8_t pil_clip(int64_t acc) { return static_cast<uint8_t>(std::clamp<int64_t>(acc >> kPrecisionBits, 0, 255)); }
+
+}  // namespace
+
 Tensor downscale(const Tensor& image, int64_t scale) {
   check_rgb(image, "image");
   HIPT_CHECK(scale >= 1 && image.size(0) % scale == 0 && image.size(1) % scale == 0,
              "downscale: {} by {}", image.str(), scale);
+  if (scale == 1) return image;
   const std::vector<uint8_t> in = ops::to_vector<uint8_t>(image);
-  const int64_t w = image.size(1), oh = image.size(0) / scale, ow = w / scale, n = scale * scale;
-  std::vector<uint8_t> out(static_cast<size_t>(oh * ow * 3));
+  const int64_t h = image.size(0), w = image.size(1), oh = h / scale, ow = w / scale;
+  // Pillow: the horizontal pass first, rounded to u8, then the vertical pass.
+  const AxisTaps tx = pil_axis_taps(w, ow), ty = pil_axis_taps(h, oh);
+  std::vector<uint8_t> mid(static_cast<size_t>(h * ow * 3)), out(static_cast<size_t>(oh * ow * 3));
+  for (int64_t y = 0; y < h; ++y)
+    for (int64_t x = 0; x < ow; ++x)
+      for (int64_t c = 0; c < 3; ++c) {
+        int64_t acc = int64_t{1} << (kPrecisionBits - 1);
+        for (int64_t k = 0; k < tx.count[static_cast<size_t>(x)]; ++k)
+          acc += int64_t{in[static_cast<size_t>((y * w + tx.first[static_cast<size_t>(x)] + k) * 3 + c)]} *
+                 tx.weights[static_cast<size_t>(x * tx.width + k)];
+        mid[static_cast<size_t>((y * ow + x) * 3 + c)] = pil_clip(acc);
+      }
   for (int64_t y = 0; y < oh; ++y)
     for (int64_t x = 0; x < ow; ++x)
       for (int64_t c = 0; c < 3; ++c) {
-        int64_t sum = 0;
-        for (int64_t dy = 0; dy < scale; ++dy)
-          for (int64_t dx = 0; dx < scale; ++dx) sum += in[static_cast<size_t>(((y * scale + dy) * w + x * scale + dx) * 3 + c)];
-        out[static_cast<size_t>((y * ow + x) * 3 + c)] = static_cast<uint8_t>((sum + n / 2) / n);
+        int64_t acc = int64_t{1} << (kPrecisionBits - 1);
+        for (int64_t k = 0; k < ty.count[static_cast<size_t>(y)]; ++k)
+          acc += int64_t{mid[static_cast<size_t>(((ty.first[static_cast<size_t>(y)] + k) * ow + x) * 3 + c)]} *
+                 ty.weights[static_cast<size_t>(y * ty.width + k)];
+        out[static_cast<size_t>((y * ow + x) * 3 + c)] = pil_clip(acc);
       }
   return ops::from_vector(out, Shape{oh, ow, 3});
 }

@@ -88,8 +88,9 @@ Tensor colorize(const ScoreMap& scores, const Colormap& cmap);
 uint8_t add_weighted(uint8_t heat, uint8_t image, double alpha);
 Tensor blend(const Tensor& heat, const Tensor& image, double alpha);
 
-// u8 [H, W, 3] -> u8 [H/scale, W/scale, 3], the mean of each scale x scale block rounded half up
-// (the reference uses PIL's default resize here; see docs/design.md).
+// u8 [H, W, 3] -> u8 [H/scale, W/scale, 3] as the reference's region.resize((W/scale, H/scale)):
+// Pillow's default bicubic (a = -0.5, antialiased: support 2·scale), its 22-bit fixed-point
+// weights, horizontal pass rounded to u8 before the vertical one.
 Tensor downscale(const Tensor& image, int64_t scale);
 
 // u8 [H, W, 3] moved up-left by `shift` pixels, the uncovered bottom and right margin white

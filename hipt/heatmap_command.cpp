@@ -39,7 +39,6 @@ void check_options(const HeatmapOptions& o) {
   HIPT_CHECK(o.alpha >= 0 && o.alpha <= 1, "heatmap: --alpha {} must lie in [0, 1]", o.alpha);
   HIPT_CHECK(o.batch >= 1, "heatmap: --batch {} must be positive", o.batch);
   HIPT_CHECK(o.threads >= 0, "heatmap: --threads {} must be >= 0", o.threads);
-  heatmap::colormap_by_name(o.cmap);  // throws for an unknown name before any work
 }
 
 std::string region_stem(const HeatmapOptions& o) {
@@ -51,6 +50,7 @@ std::string region_stem(const HeatmapOptions& o) {
 int run_heatmap(const HeatmapOptions& opts) {
   namespace fs = std::filesystem;
   check_options(opts);
+  const heatmap::Colormap cmap = heatmap::colormap_by_name(opts.cmap);
   if (opts.threads > 0) set_num_threads(opts.threads);
 
   // Everything that can fail comes before the forward passes.
@@ -66,22 +66,16 @@ int run_heatmap(const HeatmapOptions& opts) {
   auto vit4k = vit4k_xs(0, /*init=*/false);
   load_backbone(*vit256, opts.vit256, opts.student);
   load_backbone(*vit4k, opts.vit4k, opts.student);
-  const heatmap::Colormap cmap = heatmap::colormap_by_name(opts.cmap);
-  fs::create_directories(opts.out_dir);
-
   const Tensor region = io::read_region_at_target_mag(*slide, opts.x, opts.y, geometry.magnification, opts.size,
                                                       /*white_background=*/false, opts.target_mag);
+  fs::create_directories(opts.out_dir);
   const int64_t rows = opts.size / 256, cols = opts.size / 256, side = opts.size / opts.scale;
-
-  RegionEncoderOptions enc_opts;
-  enc_opts.batch = opts.batch;
-  enc_opts.attention = AttentionMaps::ClsRow;
 
   // Pass k sees the region moved up-left by k·128 px. The ViT-4K maps average 4 passes and the
   // ViT-256 maps 2, as the reference intends (its class method re-encodes the unshifted region
   // four times: hipt-model.md §5).
   const int passes = opts.smooth ? 4 : 1;
-  const int64_t heads = 6;
+  const int64_t heads = 6;  // both released configurations
   std::vector<heatmap::PassAverage> maps4k(heads, {side, side}), maps256(heads, {side, side});
   Tensor raw256, raw4k;
   const auto start = std::chrono::steady_clock::now();
@@ -89,13 +83,10 @@ int run_heatmap(const HeatmapOptions& opts) {
     const int64_t shift = k * kShift;
     fmt::print(stderr, "heatmap: pass {}/{} (region moved up-left by {} px)\n", k + 1, passes, shift);
     Progress progress(fmt::format("heatmap pass {}", k + 1), rows * cols, "patches");
-    RegionEncoderOptions pass_opts = enc_opts;
-    pass_opts.on_patches_done = [&](int64_t done) { progress.update(done); };
-    RegionEncoder encoder(vit256, vit4k, pass_opts);
+    RegionEncoder encoder(vit256, vit4k,
+                          {opts.batch, AttentionMaps::ClsRow, [&](int64_t done) { progress.update(done); }});
     const RegionEmbedding e = encoder.encode(k == 0 ? region : heatmap::shift_up_left(region, shift));
     progress.finish();
-    HIPT_CHECK(e.patch_attention.size(1) == heads && e.region_attention.size(0) == heads,
-               "heatmap: expected {} heads, the models have {}", heads, e.patch_attention.size(1));
     for (int64_t h = 0; h < heads; ++h) {
       maps4k[h].add(heatmap::region_rank_map(e.region_attention, h, rows, cols, opts.scale), shift / opts.scale);
       if (k < 2) maps256[h].add(heatmap::patch_rank_map(e.patch_attention, h, rows, cols, opts.scale), shift / opts.scale);

@@ -1,6 +1,6 @@
 """Reference numbers for tests/test_heatmap.cpp: the HIPT attention-heatmap pipeline
 (HIPT_4K/hipt_4k.py get_region_attention_heatmaps, one pass) rebuilt with numpy, scipy, matplotlib
-and OpenCV on a small 2 x 3 patch region, so the C++ heatmap functions can be checked against the
+OpenCV and Pillow on a small 2 x 3 patch region, so the C++ heatmap functions can be checked against the
 libraries the reference calls.
 
 Run: /usr/bin/python3 scripts/make_heatmap_fixture.py  (writes tests/data/heatmap_fixture.safetensors)
@@ -12,6 +12,7 @@ import matplotlib
 import matplotlib.colors
 import numpy as np
 import torch
+from PIL import Image
 from scipy.stats import rankdata
 
 from safetensors_writer import write_safetensors
@@ -96,6 +97,12 @@ def main():
     add05 = cv2.addWeighted(a[:, ::2], 0.5, b[:, ::2], 0.5, 0)
     add03 = cv2.addWeighted(a[:, 1::3], 0.3, b[:, 1::3], 0.7, 0)
 
+    # The background: PIL's default resize (bicubic, antialiased) of the region, on the formula
+    # image by 8 and on noise (negative lobes, clipping) by 4.
+    pil8 = np.array(Image.fromarray(region_image(64, 96)).resize((12, 8)))
+    noise = rng.integers(0, 256, size=(40, 56, 3)).astype(np.uint8)
+    pil4 = np.array(Image.fromarray(noise).resize((14, 10)))
+
     t = torch.from_numpy
     write_safetensors(OUT, {
         "patch_levels_64": t(patch_levels), "region_levels_8": t(region_levels),
@@ -103,9 +110,10 @@ def main():
         "blend256_head0": t(blends["blend256"]), "blend4k_head0": t(blends["blend4k"]),
         "blend_factorized_head0": t(blends["blend_factorized"]),
         "light_jet_4097": t(lut), "add_weighted_05": t(add05), "add_weighted_03": t(add03),
+        "pil_resize_by8": t(pil8), "noise": t(noise), "pil_resize_noise_by4": t(pil4),
     }, metadata={"rows": str(ROWS), "cols": str(COLS), "scale": str(SCALE),
                  "made_by": "scripts/make_heatmap_fixture.py", "matplotlib": matplotlib.__version__,
-                 "opencv": cv2.__version__})
+                 "opencv": cv2.__version__, "pillow": Image.__version__})
     print(OUT, os.path.getsize(OUT), "bytes")
 
 
