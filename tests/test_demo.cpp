@@ -17,10 +17,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// TEMP: run_embed and run_heatmap live on other branches; until they are merged the demo stops at
-// step 4 with the stub's error (hipt/demo_placeholders_TEMP.cpp). Set true at the merge (and delete
-// that file): the test then checks the demo through to its heatmaps.
-constexpr bool kEmbedAndHeatmapMerged = false;
+// TEMP: run_embed lives on the embed branch; until it is merged the demo stops at step 4 with the
+// stub's error (hipt/demo_placeholders_TEMP.cpp). Set true at the merge (and delete that file): the
+// test then checks the demo through to its heatmaps.
+constexpr bool kEmbedMerged = false;
 
 struct CliResult {
   int code;
@@ -74,7 +74,7 @@ TEST(Demo, BadArgumentsAreOneErrorLine) {
 
 // The full demo with 512-pixel regions (4 patches each, so ViT-256 runs seconds, not minutes) and
 // two of them embedded. Steps 1-3 (slide, weights, tiles) are checked on every branch; steps 4-5
-// and the summary once embed and heatmap are merged.
+// and the summary once embed is merged.
 TEST(Demo, EndToEndOnTheSyntheticSlideHeavy) {
   const std::string dir = fresh_dir("demo_run");
   const CliResult r = run_in(dir, "demo --size 512 --max-regions 2");
@@ -94,7 +94,7 @@ TEST(Demo, EndToEndOnTheSyntheticSlideHeavy) {
   EXPECT_GT(fs::file_size(out + "mask.png"), 0u);
   EXPECT_GT(fs::file_size(out + "thumbnail.png"), 0u);
 
-  if (!kEmbedAndHeatmapMerged) {
+  if (!kEmbedMerged) {
     expect_one_error_line(r, "hipt embed is not merged into this branch yet");
     return;
   }
