@@ -68,6 +68,10 @@ std::vector<std::string> coords_files(const std::string& coords, const std::vect
   return out;
 }
 
+std::string output_path(const std::string& out_dir, const std::string& slide) {
+  return (fs::path(out_dir) / (slide_stem(slide) + ".safetensors")).string();
+}
+
 std::string message_for(const std::string& slide, const std::string& what) {
   return what.rfind(slide + ":", 0) == 0 ? what : slide + ": " + what;
 }
@@ -111,7 +115,14 @@ int run_embed(const EmbedOptions& opts) {
   fs::create_directories(opts.out_dir, ec);
   HIPT_CHECK(fs::is_directory(opts.out_dir), "--out {}: cannot create the folder{}", opts.out_dir,
              ec ? " (" + ec.message() + ")" : "");
-  const EmbedModels models = load_embed_models(opts.vit256, opts.vit4k, opts.student);
+  // Finished slides are skipped without the checkpoints; any other slide needs them, so they are
+  // loaded (and a bad one fails the run) before the first slide.
+  std::vector<std::map<std::string, std::string>> finished(mine.size());
+  std::vector<bool> skip(mine.size(), false);
+  for (size_t k = 0; k < mine.size(); ++k)
+    skip[k] = !opts.overwrite && read_finished_metadata(output_path(opts.out_dir, opts.slides[mine[k]]), &finished[k]);
+  EmbedModels models;
+  if (std::count(skip.begin(), skip.end(), false) > 0) models = load_embed_models(opts.vit256, opts.vit4k, opts.student);
 
   SlideEmbedOptions so;
   so.tiling = opts.tiling;
@@ -123,13 +134,13 @@ int run_embed(const EmbedOptions& opts) {
   for (size_t k = 0; k < mine.size(); ++k) {
     const size_t i = mine[k];
     const std::string& slide = opts.slides[i];
-    const std::string out = (fs::path(opts.out_dir) / (slide_stem(slide) + ".safetensors")).string();
+    const std::string out = output_path(opts.out_dir, slide);
     nlohmann::json entry = {{"index", i}, {"slide", slide}, {"out", out}, {"warnings", nlohmann::json::array()}};
     const auto t0 = Clock::now();
-    std::map<std::string, std::string> existing;
-    if (!opts.overwrite && read_finished_metadata(out, &existing)) {
+    if (skip[k]) {
+      auto regions_it = finished[k].find("regions");
       entry["status"] = "skipped";
-      entry["regions"] = existing.count("regions") ? std::stoll(existing["regions"]) : 0;
+      entry["regions"] = regions_it != finished[k].end() ? std::stoll(regions_it->second) : 0;
       ++skipped;
       fmt::print(stderr, "slide {}/{} {}: {} exists, skipped (--overwrite redoes it)\n", k + 1, mine.size(), slide, out);
     } else {
