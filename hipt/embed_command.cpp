@@ -107,6 +107,11 @@ int run_embed(const EmbedOptions& opts) {
   check_device(opts.device);
   if (opts.threads > 0) set_num_threads(opts.threads);
   check_unique_stems(opts.slides);
+  SlideEmbedOptions so;
+  so.tiling = opts.tiling;
+  so.batch = opts.batch, so.prefetch = opts.prefetch, so.save_every = opts.save_every;
+  so.white_background = opts.white_background;
+  check_slide_embed_options(so);
   const std::vector<std::string> coords = coords_files(opts.coords, opts.slides);
   ProcessGroup& world = ProcessGroup::world();
   const ShardSpec shard = effective_shard(parse_shard(opts.shard.empty() ? "0/1" : opts.shard), world);
@@ -124,10 +129,6 @@ int run_embed(const EmbedOptions& opts) {
   EmbedModels models;
   if (std::count(skip.begin(), skip.end(), false) > 0) models = load_embed_models(opts.vit256, opts.vit4k, opts.student);
 
-  SlideEmbedOptions so;
-  so.tiling = opts.tiling;
-  so.batch = opts.batch, so.prefetch = opts.prefetch, so.save_every = opts.save_every;
-  so.white_background = opts.white_background;
   nlohmann::json slides = nlohmann::json::array();
   EmbedTiming timing;
   int64_t done = 0, skipped = 0, failed = 0, regions = 0;

@@ -259,6 +259,12 @@ EmbedModels load_embed_models(const std::string& vit256_path, const std::string&
   return m;
 }
 
+void check_slide_embed_options(const SlideEmbedOptions& o) {
+  HIPT_CHECK(o.tiling.size >= 256, "--size {}: HIPT regions are at least 256 pixels (one ViT-256 patch)", o.tiling.size);
+  HIPT_CHECK(o.batch >= 1 && o.prefetch >= 1 && o.save_every >= 1,
+             "--batch {}, --prefetch {}, --save-every {}: each must be at least 1", o.batch, o.prefetch, o.save_every);
+}
+
 std::string slide_stem(const std::string& path) { return fs::path(path).stem().string(); }
 
 std::string partial_path_for(const std::string& out_path) {
@@ -278,7 +284,7 @@ bool read_finished_metadata(const std::string& path, std::map<std::string, std::
 
 SlideEmbedResult embed_slide(const std::string& slide_path, const std::string& out_path, const EmbedModels& models,
                              const SlideEmbedOptions& o) {
-  HIPT_CHECK(o.tiling.size >= 256, "--size {}: HIPT regions are at least 256 pixels (one ViT-256 patch)", o.tiling.size);
+  check_slide_embed_options(o);
   SlideEmbedResult result;
   SlideSetup s = set_up_slide(slide_path, models, o);
   result.warnings = s.warnings;
@@ -302,7 +308,7 @@ SlideEmbedResult embed_slide(const std::string& slide_path, const std::string& o
     result.timing.write += seconds_since(t0);
   };
 
-  RegionQueue queue(static_cast<size_t>(std::max<int64_t>(o.prefetch, 1)));
+  RegionQueue queue(static_cast<size_t>(o.prefetch));
   double decode_seconds = 0;  // written by the reader, read after the join
   std::thread reader([&] {
     try {
@@ -313,7 +319,9 @@ SlideEmbedResult embed_slide(const std::string& slide_path, const std::string& o
           rgb = io::read_region_at_target_mag(*s.slide, regions[i].x, regions[i].y, s.plan.magnification,
                                               o.tiling.size, o.white_background, o.tiling.target_mag);
         } catch (const std::exception& e) {
-          throw Error(fmt::format("{}: region {} at ({}, {}): {}", slide_path, i, regions[i].x, regions[i].y, e.what()));
+          std::string what = e.what();
+          if (what.rfind(slide_path + ": ", 0) == 0) what.erase(0, slide_path.size() + 2);
+          throw Error(fmt::format("{}: region {} at ({}, {}): {}", slide_path, i, regions[i].x, regions[i].y, what));
         }
         decode_seconds += seconds_since(t0);
         if (!queue.push({static_cast<size_t>(i), std::move(rgb)})) return;

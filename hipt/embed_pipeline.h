@@ -46,6 +46,10 @@ struct SlideEmbedOptions {
   std::string progress_label = "embed";  // e.g. "slide 2/5 a.svs"
 };
 
+// Throws hipt::Error for options no slide can run with (--size under 256, a batch, prefetch or
+// save interval under 1); run_embed calls it before the first slide.
+void check_slide_embed_options(const SlideEmbedOptions& opts);
+
 // Seconds spent per stage, summed over regions (and over slides in the run summary).
 struct EmbedTiming {
   double decode_wait = 0;  // the encoder waiting for the reader (decode not hidden by compute)

@@ -293,9 +293,10 @@ TEST(EmbedCli, ListWideErrorsStopBeforeAnyWork) {
            {small_slide() + good + " --device tpu", "--device 'tpu'"},
            {small_slide() + " --vit256 /nonexistent/v.pth --vit4k /nonexistent/k.pth", "/nonexistent/v.pth"},
            {small_slide() + good + " --shard 2/2", "--shard"},
+           {small_slide() + good + " --size 128", "--size 128"},
            {small_slide() + " " + blank_slide() + good + " --coords " + dir + "/one.csv", "a file serves one slide"},
        }) {
-    CliRun r = hipt_cli("embed " + c.args + " --out " + out + size);
+    CliRun r = hipt_cli("embed " + c.args + " --out " + out + (c.args.find("--size") == std::string::npos ? size : ""));
     EXPECT_EQ(r.code, 1) << c.args;
     EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << c.args << ": " << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << c.args << ": " << r.err;
@@ -374,6 +375,21 @@ TEST(EmbedCli, CoordsFromAFileAndFromAFolder) {
                         "/bad.csv");
   EXPECT_EQ(bad.code, 1);
   EXPECT_THAT(bad.err, ::testing::HasSubstr("bad.csv"));
+}
+
+// The reader thread's failure (a region over the slide reader's pixel limit) fails the slide
+// with its reason, without a hang or a crash.
+TEST(EmbedCli, AReadErrorInTheReaderThreadFailsTheSlide) {
+  const std::string dir = fresh_dir("embed_reader_error");
+  ht::write_bytes(dir + "/c.csv", "x,y\n0,0\n");
+  CliRun r = hipt_cli("embed " + small_slide() + model_flags() + " --out " + dir + "/out --size 16640 --coords " + dir +
+                      "/c.csv");
+  EXPECT_EQ(r.code, 1);
+  json s = parse_summary(r);
+  EXPECT_EQ(s["slides"][0]["status"], "failed");
+  EXPECT_THAT(s["slides"][0]["error"].get<std::string>(), ::testing::HasSubstr("region 0 at (0, 0)"));
+  EXPECT_THAT(r.err, ::testing::HasSubstr("pixel limit"));
+  EXPECT_FALSE(ht::path_exists(dir + "/out/embed_small.safetensors"));
 }
 
 TEST(EmbedCli, WhiteBackgroundChangesOnlyRegionsPastTheEdge) {
