@@ -87,6 +87,7 @@ struct HeatmapOptions {
   int threads = 0;
   int64_t batch = 64;
   bool student = false;
+  bool factorized = false;     // also the 36 pooled 4K x 256 maps (the reference's factorized_4k[j]_256[i])
 };
 int run_heatmap(const HeatmapOptions& opts);
 

@@ -7,11 +7,25 @@
 #include <exception>
 
 #include "hipt/commands.h"
+#include "hipt/presets.h"
+#include "tensor/error.h"
 
 namespace {
 
 // CLAM's segmentation and patching flags, with its names and defaults (hipt/tiling.h).
 void add_tiling_flags(CLI::App* cmd, hipt::TilingOptions& t) {
+  // First: CLI11 runs option callbacks in definition order, so the flags below, when given, override
+  // the preset's values wherever they stand on the command line.
+  cmd->add_option_function<std::string>(
+      "--preset",
+      [&t](const std::string& path) {
+        try {
+          hipt::apply_clam_preset(path, t);
+        } catch (const hipt::Error& e) {
+          throw CLI::ValidationError("--preset", e.what());
+        }
+      },
+      "CLAM preset CSV (presets/*.csv here, or CLAM's own) for the segmentation flags; explicit flags win");
   cmd->add_option("--size", t.size, "Region side in pixels at the target magnification")->check(CLI::PositiveNumber);
   cmd->add_option("--step", t.step, "Grid step at the target magnification (default: --size)")->check(CLI::PositiveNumber);
   cmd->add_option("--target-mag", t.target_mag, "Target magnification of the regions")->check(CLI::PositiveNumber);
@@ -113,6 +127,29 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   add_tiling_flags(embed_slides, slides_opts.tiling);
 
+  hipt::HeatmapOptions heatmap_opts;
+  auto* heatmap = app.add_subcommand(
+      "heatmap", "Attention heatmaps of one region: ViT-256 and ViT-4K last-block [CLS] attention per head, "
+                 "percentile-ranked and blended over the region (PNGs), the raw maps (.safetensors), JSON on stdout");
+  heatmap->add_option("slide", heatmap_opts.slide, "Slide file (Aperio .svs or tiled TIFF)")->required();
+  heatmap->add_option("--vit256", heatmap_opts.vit256, "ViT-256 checkpoint (.pth or .safetensors)")->required();
+  heatmap->add_option("--vit4k", heatmap_opts.vit4k, "ViT-4K checkpoint (.pth or .safetensors)")->required();
+  heatmap->add_option("--out", heatmap_opts.out_dir, "Output folder (created if missing)")->required();
+  heatmap->add_option("--x", heatmap_opts.x, "Left edge of the region, level-0 pixels")->required();
+  heatmap->add_option("--y", heatmap_opts.y, "Top edge of the region, level-0 pixels")->required();
+  heatmap->add_option("--size", heatmap_opts.size, "Region side at the target magnification (multiple of 256)");
+  heatmap->add_option("--target-mag", heatmap_opts.target_mag, "Target magnification")->check(CLI::PositiveNumber);
+  heatmap->add_option("--magnification", heatmap_opts.magnification, "The scan's magnification (default: from the slide)");
+  heatmap->add_option("--scale", heatmap_opts.scale, "Images are size/scale pixels; must divide 16");
+  heatmap->add_flag("--smooth", heatmap_opts.smooth, "Average the reference's shifted re-encodings (4 passes)");
+  heatmap->add_flag("--factorized", heatmap_opts.factorized, "Also the 36 pooled ViT-4K x ViT-256 maps");
+  heatmap->add_option("--alpha", heatmap_opts.alpha, "Weight of the heatmap in the blend");
+  heatmap->add_option("--cmap", heatmap_opts.cmap, "Colormap: jet (lightened, as the reference)");
+  heatmap->add_option("--device", heatmap_opts.device, "cpu or cuda");
+  heatmap->add_option("--threads", heatmap_opts.threads, "Threads (0: HIPT_NUM_THREADS or all)");
+  heatmap->add_option("--batch", heatmap_opts.batch, "ViT-256 patches per forward pass");
+  heatmap->add_flag("--student", heatmap_opts.student, "Load the DINO student instead of the teacher");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -135,6 +172,7 @@ int main(int argc, char** argv) {
     if (convert->parsed()) return hipt::run_convert_checkpoint(convert_opts);
     if (embed->parsed()) return hipt::run_embed_region(embed_opts);
     if (embed_slides->parsed()) return hipt::run_embed(slides_opts);
+    if (heatmap->parsed()) return hipt::run_heatmap(heatmap_opts);
     fmt::print("{}", app.help());
     return 0;
   } catch (const std::exception& e) {

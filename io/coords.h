@@ -15,7 +15,8 @@ struct RegionCoords {
 };
 
 // `.csv`: a header line `x,y`, then one `x,y` line of integers per region. `.h5`/`.hdf5`: the
-// dataset `coords`, integers [M, 2] (x, y), with its scalar attributes. Throws hipt::Error naming
+// dataset `coords`, integers [M, 2] (x, y), with its scalar attributes (numbers, 1-D number arrays
+// as "[a, b]", strings; other kinds are left out). M = 0 is an empty list. Throws hipt::Error naming
 // the file and what is wrong (missing file, bad header, a bad line with its number, no `coords`
 // dataset, wrong shape or type).
 RegionCoords read_region_coords(const std::string& path);

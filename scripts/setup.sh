@@ -14,10 +14,13 @@ packages=(
   libtiff-dev libjpeg62-turbo-dev libopenjp2-7-dev   # io/: slides (TIFF, JPEG, Aperio JPEG 2000)
   libpng-dev libzip-dev                        # io/: PNG images, PyTorch .pth checkpoints (zip)
   libopenslide-dev libvips-tools               # tests and benchmarks only: reference slide readers
+  libhdf5-dev                                  # io/: CLAM's patch coordinates (.h5), hipt embed --coords
+  libopenmpi-dev openmpi-bin                   # hipt/shard: mpirun -np K hipt embed (optional: -DHIPT_WITH_MPI=OFF)
 )
 if [[ "${1:-}" == "--fixtures" ]]; then
   packages+=(python3-torch python3-numpy)
   packages+=(python3-opencv python3-openslide)   # scripts/make_tissue_fixture.py
+  packages+=(python3-h5py python3-matplotlib python3-scipy)   # make_coords_fixture.py, heatmap references
 fi
 
 missing=()

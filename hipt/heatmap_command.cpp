@@ -1,0 +1,144 @@
+// hipt heatmap: the hierarchical attention heatmaps of one region (reference:
+// HIPT_4K/hipt_4k.py get_region_attention_heatmaps). Reads the region from the slide, runs both
+// ViTs keeping the last blocks' [CLS] attention, and writes per head a ViT-256 and a ViT-4K map
+// blended over the region (hipt/heatmap.h does the maths), the region itself, and the raw maps.
+#include <fmt/core.h>
+
+#include <chrono>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "cuda/runtime.h"
+#include "hipt/checkpoint.h"
+#include "hipt/commands.h"
+#include "hipt/heatmap.h"
+#include "hipt/progress.h"
+#include "hipt/region_encoder.h"
+#include "io/png.h"
+#include "io/safetensors.h"
+#include "io/slide.h"
+#include "io/tissue.h"
+#include "tensor/parallel.h"
+
+namespace hipt {
+
+namespace {
+
+constexpr int64_t kShift = 128;  // the reference's offset between smoothing passes, region pixels
+
+void check_options(const HeatmapOptions& o) {
+  HIPT_CHECK(o.device == "cpu" || o.device == "cuda", "heatmap: --device {}: expected cpu or cuda", o.device);
+  if (o.device == "cuda") {
+    const std::string why = cuda::why_no_gpu();
+    HIPT_CHECK(false, "heatmap: --device cuda: {}", why.empty() ? "the CUDA tensor backend does not run ViTs yet" : why);
+  }
+  HIPT_CHECK(o.size >= 256 && o.size % 256 == 0, "heatmap: --size {} must be a positive multiple of 256", o.size);
+  HIPT_CHECK(o.scale >= 1 && 16 % o.scale == 0,
+             "heatmap: --scale {} must divide 16 (1, 2, 4, 8 or 16) so that a ViT-256 token covers whole pixels",
+             o.scale);
+  HIPT_CHECK(o.alpha >= 0 && o.alpha <= 1, "heatmap: --alpha {} must lie in [0, 1]", o.alpha);
+  HIPT_CHECK(o.batch >= 1, "heatmap: --batch {} must be positive", o.batch);
+  HIPT_CHECK(o.threads >= 0, "heatmap: --threads {} must be >= 0", o.threads);
+}
+
+std::string region_stem(const HeatmapOptions& o) {
+  return fmt::format("{}_x{}_y{}", std::filesystem::path(o.slide).stem().string(), o.x, o.y);
+}
+
+}  // namespace
+
+int run_heatmap(const HeatmapOptions& opts) {
+  namespace fs = std::filesystem;
+  check_options(opts);
+  const heatmap::Colormap cmap = heatmap::colormap_by_name(opts.cmap);
+  if (opts.threads > 0) set_num_threads(opts.threads);
+
+  // Everything that can fail comes before the forward passes.
+  auto slide = io::Slide::open(opts.slide);
+  TilingOptions tiling;
+  tiling.size = opts.size, tiling.target_mag = opts.target_mag, tiling.magnification = opts.magnification;
+  const RegionPlan geometry = region_geometry(*slide, opts.slide, tiling);
+  const io::SlideLevel& l0 = slide->level(0);
+  HIPT_CHECK(opts.x >= 0 && opts.y >= 0 && opts.x < l0.width && opts.y < l0.height,
+             "{}: region corner ({}, {}) lies outside level 0 ({}x{})", opts.slide, opts.x, opts.y, l0.width,
+             l0.height);
+  auto vit256 = vit256_small(0, /*init=*/false);
+  auto vit4k = vit4k_xs(0, /*init=*/false);
+  load_backbone(*vit256, opts.vit256, opts.student);
+  load_backbone(*vit4k, opts.vit4k, opts.student);
+  const Tensor region = io::read_region_at_target_mag(*slide, opts.x, opts.y, geometry.magnification, opts.size,
+                                                      /*white_background=*/false, opts.target_mag);
+  fs::create_directories(opts.out_dir);
+  const int64_t rows = opts.size / 256, cols = opts.size / 256, side = opts.size / opts.scale;
+
+  // Pass k sees the region moved up-left by k·128 px. The ViT-4K maps average 4 passes and the
+  // ViT-256 maps 2, as the reference intends (its class method re-encodes the unshifted region
+  // four times: hipt-model.md §5).
+  const int passes = opts.smooth ? 4 : 1;
+  const int64_t heads = 6;  // both released configurations
+  std::vector<heatmap::PassAverage> maps4k(heads, {side, side}), maps256(heads, {side, side});
+  Tensor raw256, raw4k;
+  const auto start = std::chrono::steady_clock::now();
+  for (int k = 0; k < passes; ++k) {
+    const int64_t shift = k * kShift;
+    fmt::print(stderr, "heatmap: pass {}/{} (region moved up-left by {} px)\n", k + 1, passes, shift);
+    Progress progress(fmt::format("heatmap pass {}", k + 1), rows * cols, "patches");
+    RegionEncoder encoder(vit256, vit4k,
+                          {opts.batch, AttentionMaps::ClsRow, [&](int64_t done) { progress.update(done); }});
+    const RegionEmbedding e = encoder.encode(k == 0 ? region : heatmap::shift_up_left(region, shift));
+    progress.finish();
+    for (int64_t h = 0; h < heads; ++h) {
+      maps4k[h].add(heatmap::region_rank_map(e.region_attention, h, rows, cols, opts.scale), shift / opts.scale);
+      if (k < 2) maps256[h].add(heatmap::patch_rank_map(e.patch_attention, h, rows, cols, opts.scale), shift / opts.scale);
+    }
+    if (k == 0) {
+      raw256 = heatmap::stitch_patch_attention(e.patch_attention, rows, cols);
+      raw4k = heatmap::region_cls_attention(e.region_attention, rows, cols);
+    }
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  // Outputs.
+  const std::string stem = (fs::path(opts.out_dir) / region_stem(opts)).string();
+  const Tensor background = heatmap::downscale(region, opts.scale);
+  nlohmann::json files;
+  files["region"] = stem + "_region.png";
+  io::write_png(files["region"], background);
+  auto write_map = [&](const heatmap::ScoreMap& scores, const std::string& path) {
+    io::write_png(path, heatmap::blend(heatmap::colorize(scores, cmap), background, opts.alpha));
+    return path;
+  };
+  for (int64_t h = 0; h < heads; ++h) {
+    files["vit256"].push_back(write_map(maps256[h].scores(), fmt::format("{}_256_head{}.png", stem, h)));
+    files["vit4k"].push_back(write_map(maps4k[h].scores(), fmt::format("{}_4k_head{}.png", stem, h)));
+  }
+  if (opts.factorized)
+    for (int64_t j = 0; j < heads; ++j)
+      for (int64_t i = 0; i < heads; ++i)
+        files["factorized"].push_back(write_map(heatmap::factorized_scores(maps4k[j], maps256[i]),
+                                                fmt::format("{}_factorized_4k_head{}_256_head{}.png", stem, j, i)));
+  files["attention"] = stem + "_attention.safetensors";
+  io::write_safetensors(files["attention"], {{"vit256", raw256}, {"vit4k", raw4k}},
+                        {{"slide", fs::path(opts.slide).filename().string()},
+                         {"x", std::to_string(opts.x)},
+                         {"y", std::to_string(opts.y)},
+                         {"size", std::to_string(opts.size)},
+                         {"target_mag", fmt::format("{}", opts.target_mag)},
+                         {"magnification", fmt::format("{}", geometry.magnification)},
+                         {"rows", std::to_string(rows)},
+                         {"cols", std::to_string(cols)},
+                         {"vit256_checkpoint", fs::path(opts.vit256).filename().string()},
+                         {"vit4k_checkpoint", fs::path(opts.vit4k).filename().string()},
+                         {"layout", "vit256 [heads, rows*16, cols*16]: [CLS]->token, unshifted pass; "
+                                    "vit4k [heads, rows, cols]: [CLS]->cell"},
+                         {"written_by", std::string("hipt heatmap ") + HIPT_VERSION}});
+
+  nlohmann::json summary = {{"slide", opts.slide}, {"x", opts.x},           {"y", opts.y},
+                            {"size", opts.size},   {"scale", opts.scale},   {"image_size", side},
+                            {"rows", rows},        {"cols", cols},          {"passes", passes},
+                            {"seconds", std::round(seconds * 100) / 100},   {"files", files}};
+  fmt::print("{}\n", summary.dump());
+  return 0;
+}
+
+}  // namespace hipt
