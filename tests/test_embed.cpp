@@ -377,6 +377,23 @@ TEST(EmbedCli, CoordsFromAFileAndFromAFolder) {
   EXPECT_THAT(bad.err, ::testing::HasSubstr("bad.csv"));
 }
 
+// CLAM's patches/<slide>.h5 in a --coords folder: its coords, and a warning that it was made
+// for other region sizes (this fixture's patch_size is 4096; the regions here are 256).
+TEST(EmbedCli, ClamH5CoordsInAFolder) {
+  const std::string dir = fresh_dir("embed_h5");
+  fs::create_directories(dir + "/patches");
+  fs::copy_file(std::string(HIPT_TEST_DATA) + "/coords/clam_patches.h5", dir + "/patches/embed_small.h5");
+  CliRun r = hipt_cli("embed " + small_slide() + model_flags() + " --out " + dir + "/out --size 256 --coords " + dir +
+                      "/patches");
+  ASSERT_EQ(r.code, 0) << r.err;
+  io::TensorMap t = io::read_safetensors(dir + "/out/embed_small.safetensors");
+  EXPECT_EQ(ops::to_vector<int64_t>(t.at("coords")),
+            (std::vector<int64_t>{0, 0, 4096, 0, 0, 4096, 12288, 8192, 16384, 8192}));
+  json s = parse_summary(r);
+  ASSERT_EQ(s["slides"][0]["warnings"].size(), 1u);
+  EXPECT_THAT(s["slides"][0]["warnings"][0].get<std::string>(), ::testing::HasSubstr("patch_size 4096"));
+}
+
 // The reader thread's failure (a region over the slide reader's pixel limit) fails the slide
 // with its reason, without a hang or a crash.
 TEST(EmbedCli, AReadErrorInTheReaderThreadFailsTheSlide) {
