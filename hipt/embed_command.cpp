@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 
 #include "cuda/runtime.h"
@@ -127,7 +128,17 @@ int run_embed(const EmbedOptions& opts) {
   for (size_t k = 0; k < mine.size(); ++k)
     skip[k] = !opts.overwrite && read_finished_metadata(output_path(opts.out_dir, opts.slides[mine[k]]), &finished[k]);
   EmbedModels models;
-  if (std::count(skip.begin(), skip.end(), false) > 0) models = load_embed_models(opts.vit256, opts.vit4k, opts.student);
+  std::string load_error;
+  try {
+    if (std::count(skip.begin(), skip.end(), false) > 0) models = load_embed_models(opts.vit256, opts.vit4k, opts.student);
+  } catch (const std::exception& e) {
+    load_error = e.what();
+  }
+  // Every rank must reach the same collectives (gather, max): a rank that cannot load the
+  // checkpoints stops all of them here rather than leaving the others waiting.
+  const bool any_load_failed = world.max(load_error.empty() ? 0 : 1) != 0;
+  HIPT_CHECK(load_error.empty(), "{}", load_error);
+  HIPT_CHECK(!any_load_failed, "another process could not load the checkpoints (its error says why)");
 
   nlohmann::json slides = nlohmann::json::array();
   EmbedTiming timing;
@@ -141,7 +152,7 @@ int run_embed(const EmbedOptions& opts) {
     if (skip[k]) {
       auto regions_it = finished[k].find("regions");
       entry["status"] = "skipped";
-      entry["regions"] = regions_it != finished[k].end() ? std::stoll(regions_it->second) : 0;
+      entry["regions"] = regions_it != finished[k].end() ? std::strtoll(regions_it->second.c_str(), nullptr, 10) : 0;
       ++skipped;
       fmt::print(stderr, "slide {}/{} {}: {} exists, skipped (--overwrite redoes it)\n", k + 1, mine.size(), slide, out);
     } else {
