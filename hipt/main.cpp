@@ -109,6 +109,32 @@ int main(int argc, char** argv) {
   embed->add_flag("--attention", embed_opts.attention,
                   "Also write patch_attention [N,6,256] and region_attention [6,N+1,N+1] (last blocks)");
 
+  hipt::EmbedOptions slides_opts;
+  auto* embed_slides = app.add_subcommand(
+      "embed", "Whole slides -> tissue -> regions -> HIPT-4K features, DIR/<slide>.safetensors per slide, JSON summary");
+  embed_slides->add_option("slides", slides_opts.slides, "Slide files (Aperio .svs or tiled TIFF)")->required();
+  embed_slides->add_option("--vit256", slides_opts.vit256, "ViT-256 checkpoint (.pth or .safetensors)")->required();
+  embed_slides->add_option("--vit4k", slides_opts.vit4k, "ViT-4K checkpoint (.pth or .safetensors)")->required();
+  embed_slides->add_option("--out", slides_opts.out_dir, "Output folder (created if needed)")->required();
+  embed_slides->add_option("--device", slides_opts.device, "cpu or cuda");
+  embed_slides->add_option("--threads", slides_opts.threads, "Compute threads (default: HIPT_NUM_THREADS or all)")
+      ->check(CLI::NonNegativeNumber);
+  embed_slides->add_option("--batch", slides_opts.batch, "ViT-256 patches per forward pass")->check(CLI::PositiveNumber);
+  embed_slides->add_flag("--student", slides_opts.student, "Load the DINO student instead of the teacher");
+  embed_slides->add_flag("--overwrite", slides_opts.overwrite, "Redo slides whose output exists");
+  embed_slides->add_option("--coords", slides_opts.coords,
+                           "Region corners instead of segmentation: a CSV x,y or CLAM .h5 (one slide), or a folder "
+                           "of <slide>.h5/.csv");
+  embed_slides->add_option("--shard", slides_opts.shard, "i/N: take slides i, i+N, ... of the list (job arrays)");
+  embed_slides->add_option("--prefetch", slides_opts.prefetch, "Regions decoded ahead of the encoder")
+      ->check(CLI::PositiveNumber);
+  embed_slides->add_flag("--white-background", slides_opts.white_background,
+                         "Pixels past the slide edge white (default black, as CLAM)");
+  embed_slides->add_option("--save-every", slides_opts.save_every,
+                           "Regions between saves of the resumable DIR/<slide>.partial.safetensors")
+      ->check(CLI::PositiveNumber);
+  add_tiling_flags(embed_slides, slides_opts.tiling);
+
   hipt::HeatmapOptions heatmap_opts;
   auto* heatmap = app.add_subcommand(
       "heatmap", "Attention heatmaps of one region: ViT-256 and ViT-4K last-block [CLS] attention per head, "
@@ -153,6 +179,7 @@ int main(int argc, char** argv) {
     if (tiles->parsed()) return hipt::run_tiles(tiles_opts);
     if (convert->parsed()) return hipt::run_convert_checkpoint(convert_opts);
     if (embed->parsed()) return hipt::run_embed_region(embed_opts);
+    if (embed_slides->parsed()) return hipt::run_embed(slides_opts);
     if (heatmap->parsed()) return hipt::run_heatmap(heatmap_opts);
     fmt::print("{}", app.help());
     return 0;
