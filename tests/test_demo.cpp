@@ -17,11 +17,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// TEMP: run_embed lives on the embed branch; until it is merged the demo stops at step 4 with the
-// stub's error (hipt/demo_placeholders_TEMP.cpp). Set true at the merge (and delete that file): the
-// test then checks the demo through to its heatmaps.
-constexpr bool kEmbedMerged = false;
-
 struct CliResult {
   int code;
   std::string out, err;
@@ -94,10 +89,6 @@ TEST(Demo, EndToEndOnTheSyntheticSlideHeavy) {
   EXPECT_GT(fs::file_size(out + "mask.png"), 0u);
   EXPECT_GT(fs::file_size(out + "thumbnail.png"), 0u);
 
-  if (!kEmbedMerged) {
-    expect_one_error_line(r, "hipt embed is not merged into this branch yet");
-    return;
-  }
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(r.out, ::testing::HasSubstr("[5/5]"));
   const auto features = hipt::io::read_safetensors(out + "features/synthetic.safetensors");
