@@ -35,9 +35,10 @@ struct CliRun {
   std::string out, err;
 };
 
-CliRun hipt_cli(const std::string& args) {
+// `launcher`: a command put in front of hipt (mpiexec).
+CliRun hipt_cli(const std::string& args, const std::string& launcher = "") {
   const std::string o = ht::temp_path("embed_stdout"), e = ht::temp_path("embed_stderr");
-  int status = std::system((std::string(HIPT_CLI) + " " + args + " >" + o + " 2>" + e).c_str());
+  int status = std::system((launcher + std::string(HIPT_CLI) + " " + args + " >" + o + " 2>" + e).c_str());
   CliRun r{WIFEXITED(status) ? WEXITSTATUS(status) : -1, ht::read_bytes(o), ht::read_bytes(e)};
   std::remove(o.c_str());
   std::remove(e.c_str());
@@ -447,6 +448,28 @@ TEST(EmbedCli, ShardsTogetherGiveExactlyTheFilesOfOneRun) {
   EXPECT_EQ(names, (std::vector<std::string>{"embed_blank.safetensors", "embed_small.safetensors"}));
   for (const std::string& n : names) EXPECT_EQ(ht::read_bytes(dir + "/shards/" + n), ht::read_bytes(dir + "/all/" + n)) << n;
 }
+
+#ifdef HIPT_MPIEXEC
+// `mpiexec -n 2 hipt embed`: the ranks split the list, rank 0 prints one merged summary, and the
+// files equal those of one process.
+TEST(EmbedCli, TwoMpiRanksGiveOneSummaryAndTheFilesOfOneRun) {
+  const std::string dir = fresh_dir("embed_mpi");
+  const std::string slides = small_slide() + " " + blank_slide();
+  const std::string args = "embed " + slides + model_flags() + " --size 256" + kTiling + " --out ";
+  ASSERT_EQ(hipt_cli(args + dir + "/one").code, 0);
+  // Open MPI refuses root without the two variables, and two ranks on fewer cores without oversubscription.
+  const std::string mpi = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 "
+                          "HIPT_NUM_THREADS=1 ASAN_OPTIONS=detect_leaks=0 " HIPT_MPIEXEC " -n 2 ";
+  CliRun r = hipt_cli(args + dir + "/mpi", mpi);
+  ASSERT_EQ(r.code, 0) << r.err;
+  json s = parse_summary(r);  // exactly one JSON document: only rank 0 prints
+  EXPECT_EQ(s["processes"], 2);
+  EXPECT_EQ(s["slides"].size(), 2u);
+  EXPECT_EQ(s["done"], 2);
+  for (const char* n : {"embed_small.safetensors", "embed_blank.safetensors"})
+    EXPECT_EQ(ht::read_bytes(dir + "/mpi/" + n), ht::read_bytes(dir + "/one/" + n)) << n;
+}
+#endif
 
 // Runs `hipt embed` in a child process; returns its pid.
 pid_t spawn_embed(const std::vector<std::string>& args) {
