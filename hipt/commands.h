@@ -72,7 +72,7 @@ struct EmbedOptions {
   int64_t prefetch = 2;        // regions decoded ahead of the encoder (bounds memory: ~48 MB each at 4096)
   bool white_background = false;  // regions past the slide edge white instead of CLAM's black
   TilingOptions tiling;
-  int64_t save_every = 8;      // regions between saves of DIR/<stem>.partial.safetensors (resume point)
+  int64_t save_every = 8;      // regions between saves of DIR/<stem>.safetensors.partial (resume point)
 };
 int run_embed(const EmbedOptions& opts);
 

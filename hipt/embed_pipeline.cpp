@@ -267,10 +267,7 @@ void check_slide_embed_options(const SlideEmbedOptions& o) {
 
 std::string slide_stem(const std::string& path) { return fs::path(path).stem().string(); }
 
-std::string partial_path_for(const std::string& out_path) {
-  fs::path p(out_path);
-  return (p.parent_path() / (p.stem().string() + ".partial.safetensors")).string();
-}
+std::string partial_path_for(const std::string& out_path) { return out_path + ".partial"; }
 
 bool read_finished_metadata(const std::string& path, std::map<std::string, std::string>* metadata) {
   if (!fs::exists(path)) return false;

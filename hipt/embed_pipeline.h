@@ -4,7 +4,7 @@
 //   slide -> regions (tissue segmentation + grid, or a coordinates file)
 //         -> reader thread: read_region_at_target_mag -> bounded queue (capacity `prefetch`)
 //         -> main thread: RegionEncoder -> coords [M, 2], patch_features [M, N, 384], region_features [M, 192]
-//         -> DIR/<stem>.safetensors (atomic), with DIR/<stem>.partial.safetensors every `save_every` regions
+//         -> DIR/<stem>.safetensors (atomic), with DIR/<stem>.safetensors.partial every `save_every` regions
 //
 // The reader decodes region i+1.. while the encoder works on region i, so decode overlaps compute and
 // at most `prefetch` decoded regions wait in memory, whatever the slide size.
@@ -77,7 +77,9 @@ SlideEmbedResult embed_slide(const std::string& slide_path, const std::string& o
 // File name without its folder and its last extension ("/a/b.ome.tif" -> "b.ome").
 std::string slide_stem(const std::string& path);
 
-// "DIR/<stem>.safetensors" -> "DIR/<stem>.partial.safetensors".
+// "DIR/<stem>.safetensors" -> "DIR/<stem>.safetensors.partial". No output name ends in ".partial",
+// so a partial file can never be another slide's output (slides "a.svs" and "a.partial.svs"), and
+// a glob of DIR/*.safetensors finds finished slides only.
 std::string partial_path_for(const std::string& out_path);
 
 // True when `path` exists and its safetensors header parses (a rerun then skips the slide), with

@@ -131,7 +131,7 @@ int main(int argc, char** argv) {
   embed_slides->add_flag("--white-background", slides_opts.white_background,
                          "Pixels past the slide edge white (default black, as CLAM)");
   embed_slides->add_option("--save-every", slides_opts.save_every,
-                           "Regions between saves of the resumable DIR/<slide>.partial.safetensors")
+                           "Regions between saves of the resumable DIR/<slide>.safetensors.partial")
       ->check(CLI::PositiveNumber);
   add_tiling_flags(embed_slides, slides_opts.tiling);
 

@@ -194,7 +194,25 @@ void expect_features_of(const std::string& out, const std::string& slide_path, i
 TEST(Embed, SlideStemAndPartialPath) {
   EXPECT_EQ(slide_stem("/a/b.ome.tif"), "b.ome");
   EXPECT_EQ(slide_stem("c.svs"), "c");
-  EXPECT_EQ(partial_path_for("/o/b.ome.safetensors"), "/o/b.ome.partial.safetensors");
+  EXPECT_EQ(partial_path_for("/o/b.ome.safetensors"), "/o/b.ome.safetensors.partial");
+}
+
+// Slides "a.svs" and "a.partial.svs": with partial files named <stem>.partial.safetensors the
+// first slide's partial saves overwrote the second's output and its cleanup deleted it. Partial
+// names now end in ".partial", which no output name does.
+TEST(EmbedCli, APartialFileNeverTakesTheNameOfAnotherSlidesOutput) {
+  const std::string dir = fresh_dir("embed_partial_name"), a = dir + "/embed_pn.svs", b = dir + "/embed_pn.partial.svs";
+  write_slide(a, small_image(), 20);
+  fs::copy_file(a, b);
+  const std::string args = model_flags() + " --out " + dir + "/out --size 256 --save-every 1" + kTiling;
+  ASSERT_EQ(hipt_cli("embed " + b + args).code, 0);
+  const std::string b_out = dir + "/out/embed_pn.partial.safetensors", b_bytes = ht::read_bytes(b_out);
+  CliRun r = hipt_cli("embed " + a + args);  // saves a partial after every region, then removes it
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(parse_summary(r)["slides"][0]["warnings"].size(), 0u) << r.out;
+  ASSERT_TRUE(ht::path_exists(b_out)) << "the other slide's output was deleted";
+  EXPECT_EQ(ht::read_bytes(b_out), b_bytes);
+  EXPECT_FALSE(ht::path_exists(dir + "/out/embed_pn.safetensors.partial"));
 }
 
 TEST(Embed, FileSha256MatchesTheOneShotDigestAndNamesAMissingFile) {
@@ -245,7 +263,7 @@ TEST(EmbedCli, TwentyAndFortyXSlidesGiveTheTilesCoordsAndTheEncodersFeaturesHeav
     EXPECT_EQ(meta.at("vit256_sha256"), file_sha256(vit256));
     EXPECT_EQ(meta.at("regions"), std::to_string(t.at("coords").size(0)));
   }
-  EXPECT_FALSE(ht::path_exists(dir + "/embed_small.partial.safetensors"));
+  EXPECT_FALSE(ht::path_exists(dir + "/embed_small.safetensors.partial"));
   // The 40x copy is the 20x image with each pixel doubled, so its box-averaged regions are the
   // 20x regions: the same grid (level-0 coords doubled) and the same features.
   io::TensorMap t20 = io::read_safetensors(dir + "/embed_small.safetensors");
@@ -504,7 +522,7 @@ TEST(EmbedCli, ResumesAfterAKillAndIgnoresAPartialOfOtherSettingsHeavy) {
                                    dir + "/cut"};
   std::istringstream mf(model_flags());
   for (std::string w; mf >> w;) args.push_back(w);
-  const std::string partial = dir + "/cut/embed_resume.partial.safetensors";
+  const std::string partial = dir + "/cut/embed_resume.safetensors.partial";
   pid_t pid = spawn_embed(args);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
   while (!ht::path_exists(partial) && std::chrono::steady_clock::now() < deadline)
@@ -531,7 +549,7 @@ TEST(EmbedCli, ResumesAfterAKillAndIgnoresAPartialOfOtherSettingsHeavy) {
   io::TensorMap t = io::read_safetensors(want);
   auto meta = io::read_safetensors_metadata(want);
   meta["fingerprint"] = std::string(64, '0');
-  io::write_safetensors(dir + "/other/embed_resume.partial.safetensors",
+  io::write_safetensors(dir + "/other/embed_resume.safetensors.partial",
                         {{"coords", t.at("coords")},
                          {"patch_features", ops::zeros(t.at("patch_features").shape())},
                          {"region_features", ops::zeros(t.at("region_features").shape())}},
