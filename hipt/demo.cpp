@@ -50,6 +50,8 @@ void list_files(const std::string& dir) {
 
 int run_demo(const DemoOptions& o) {
   HIPT_CHECK(o.vit256.empty() == o.vit4k.empty(), "demo: give both --vit256 and --vit4k, or neither");
+  // Step 5 (heatmap) needs whole 256-px patches; checked here, not after minutes of embedding.
+  HIPT_CHECK(o.size >= 256 && o.size % 256 == 0, "demo: --size {} must be a positive multiple of 256", o.size);
   const auto start = std::chrono::steady_clock::now();
   const std::string dir = o.out_dir;
   fs::create_directories(dir);

@@ -65,6 +65,13 @@ TEST(Demo, BadArgumentsAreOneErrorLine) {
   expect_one_error_line(run_in(dir, "demo --slide glass.svs --vit256 a --vit4k b"), "glass.svs: no tissue found");
   expect_one_error_line(run_in(dir, "demo --size 0"), "--size");
   expect_one_error_line(run_in(dir, "demo --max-regions -1"), "--max-regions");
+  // A size the heatmap step cannot take stops the demo before it writes anything (it used to fail
+  // at step 5, after the slide, the weights, tiling and embedding).
+  for (const char* size : {"300", "128"}) {
+    const std::string out = dir + "/size" + size;
+    expect_one_error_line(run_in(dir, std::string("demo --size ") + size + " --out " + out), "multiple of 256");
+    EXPECT_FALSE(fs::exists(out)) << size;
+  }
 }
 
 // The full demo with 512-pixel regions (4 patches each, so ViT-256 runs seconds, not minutes) and
