@@ -13,7 +13,6 @@
 #include "hipt/commands.h"
 #include "hipt/synthetic_slide.h"
 #include "hipt/vit.h"
-#include "io/atomic_file.h"
 #include "io/coords.h"
 #include "io/safetensors.h"
 
@@ -119,10 +118,8 @@ int run_demo(const DemoOptions& o) {
   embed.coords = tiles.out_csv;  // the regions just found: no second segmentation
   if (o.max_regions > 0 && static_cast<int64_t>(regions.size()) > o.max_regions) {
     regions.resize(static_cast<size_t>(o.max_regions));
-    std::string csv = "x,y\n";
-    for (const io::Point& p : regions) csv += fmt::format("{},{}\n", p.x, p.y);
     embed.coords = dir + "/regions_demo.csv";
-    write_file_atomic(embed.coords, csv);
+    io::write_region_coords_csv(embed.coords, regions);
     fmt::print("      the demo embeds the first {} (--max-regions 0 for all; `hipt embed` is the full pipeline)\n",
                regions.size());
   }

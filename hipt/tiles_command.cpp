@@ -8,7 +8,7 @@
 
 #include "hipt/commands.h"
 #include "hipt/tiling.h"
-#include "io/atomic_file.h"
+#include "io/coords.h"
 #include "io/png.h"
 #include "io/slide.h"
 #include "io/tissue.h"
@@ -54,9 +54,7 @@ int run_tiles(const TilesOptions& o) {
   const double mag = plan.magnification;
   const int64_t region0 = plan.region_size0, step0 = plan.step0;
 
-  std::string csv = "x,y\n";
-  for (const io::Point& r : regions) csv += fmt::format("{},{}\n", r.x, r.y);
-  write_file_atomic(o.out_csv, csv);
+  io::write_region_coords_csv(o.out_csv, regions);
   if (!o.mask_png.empty()) io::write_png(o.mask_png, ops::unsqueeze(seg.mask, 2));
   if (!o.thumbnail_png.empty()) io::write_png(o.thumbnail_png, draw_thumbnail(plan.level_image, seg, regions, region0));
 

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "io/atomic_file.h"
 #include "tensor/error.h"
 
 namespace hipt::io {
@@ -199,6 +200,12 @@ RegionCoords read_region_coords(const std::string& path) {
   if (ext == ".csv") return read_csv(path);
   if (ext == ".h5" || ext == ".hdf5") return read_hdf5(path);
   throw Error(fmt::format("{}: unknown coordinates format '{}': expected .csv (x,y) or CLAM's .h5", path, ext));
+}
+
+void write_region_coords_csv(const std::string& path, const std::vector<Point>& coords) {
+  std::string csv = "x,y\n";
+  for (const Point& p : coords) csv += fmt::format("{},{}\n", p.x, p.y);
+  write_file_atomic(path, csv);
 }
 
 }  // namespace hipt::io

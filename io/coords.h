@@ -21,4 +21,8 @@ struct RegionCoords {
 // dataset, wrong shape or type).
 RegionCoords read_region_coords(const std::string& path);
 
+// Writes `coords` as the CSV above (header `x,y`, one line per region), atomically: what `hipt
+// tiles` and `hipt demo` write. Throws hipt::Error naming the path.
+void write_region_coords_csv(const std::string& path, const std::vector<Point>& coords);
+
 }  // namespace hipt::io

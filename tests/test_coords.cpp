@@ -33,6 +33,19 @@ TEST(CoordsCsv, ReadsOurTilesOutputWindowsLineEndsAndABom) {
   EXPECT_EQ(io::read_region_coords(upper).coords, points({{1, 2}}));
 }
 
+TEST(CoordsCsv, WrittenListsReadBackUnchanged) {
+  const std::string csv = ht::temp_path("coords_written.csv");
+  const std::vector<Point> regions = points({{0, 0}, {4096, -8}, {12, 9000000000}});
+  io::write_region_coords_csv(csv, regions);
+  EXPECT_EQ(ht::read_bytes(csv), "x,y\n0,0\n4096,-8\n12,9000000000\n");
+  EXPECT_EQ(io::read_region_coords(csv).coords, regions);
+  io::write_region_coords_csv(csv, {});
+  EXPECT_TRUE(io::read_region_coords(csv).coords.empty());
+  const std::string blocker = ht::temp_path("coords_blocker");  // a file where the folder should be
+  ht::write_bytes(blocker, "x");
+  ht::expect_error([&] { io::write_region_coords_csv(blocker + "/c.csv", {}); }, {blocker + "/c.csv"});
+}
+
 TEST(CoordsCsv, BadFilesNameTheFileAndLine) {
   const std::string csv = ht::temp_path("coords_bad.csv");
   struct Case {
