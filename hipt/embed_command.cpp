@@ -48,6 +48,7 @@ void check_unique_stems(const std::vector<std::string>& slides) {
 std::vector<std::string> coords_files(const std::string& coords, const std::vector<std::string>& slides) {
   std::vector<std::string> out(slides.size());
   if (coords.empty()) return out;
+  HIPT_CHECK(fs::exists(coords), "--coords {}: no such file or folder", coords);
   if (!fs::is_directory(coords)) {
     HIPT_CHECK(slides.size() == 1, "--coords {}: a file serves one slide; give a folder of <slide>.h5/.csv for {}",
                coords, slides.size());

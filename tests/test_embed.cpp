@@ -303,6 +303,7 @@ TEST(EmbedCli, ListWideErrorsStopBeforeAnyWork) {
   const std::string other = fresh_dir("embed_bad_run_other") + "/embed_small.tif";
   fs::copy_file(small_slide(), other);
   const std::string good = model_flags(), size = " --size 256";
+  ht::write_bytes(dir + "/one.csv", "x,y\n0,0\n");
   struct Case {
     std::string args, says;
   };
@@ -314,8 +315,12 @@ TEST(EmbedCli, ListWideErrorsStopBeforeAnyWork) {
            {small_slide() + good + " --shard 2/2", "--shard"},
            {small_slide() + good + " --size 128", "--size 128"},
            {small_slide() + " " + blank_slide() + good + " --coords " + dir + "/one.csv", "a file serves one slide"},
+           {small_slide() + good + " --coords " + dir + "/none.csv", "--coords " + dir + "/none.csv: no such file"},
+           {small_slide() + good + " --out " + dir + "/one.csv", "--out " + dir + "/one.csv: cannot create the folder"},
        }) {
-    CliRun r = hipt_cli("embed " + c.args + " --out " + out + (c.args.find("--size") == std::string::npos ? size : ""));
+    const bool own_out = c.args.find("--out") != std::string::npos;
+    CliRun r = hipt_cli("embed " + c.args + (own_out ? "" : " --out " + out) +
+                        (c.args.find("--size") == std::string::npos ? size : ""));
     EXPECT_EQ(r.code, 1) << c.args;
     EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << c.args << ": " << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << c.args << ": " << r.err;
