@@ -97,4 +97,8 @@ struct HeatmapOptions {
 };
 int run_heatmap(const HeatmapOptions& opts);
 
+// The --device flag of embed and heatmap: "cpu" passes; "cuda" is refused with the reason (no GPU,
+// or the CUDA tensor backend not there yet); anything else names the flag (hipt/embed_command.cpp).
+void check_device_flag(const std::string& device);
+
 }  // namespace hipt

@@ -23,17 +23,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-void check_device(const std::string& device) {
-  HIPT_CHECK(device == "cpu" || device == "cuda", "--device '{}': expected cpu or cuda", device);
-  if (device == "cpu") return;
-  const int count = cuda::device_count();
-  HIPT_CHECK(count > 0, "--device cuda: {}", cuda::why_no_gpu());
-  const int index = ProcessGroup::world().local_rank() % count;
-  throw Error(fmt::format("--device cuda: GPU {} ({}) is there, but the CUDA tensor backend is not implemented yet; "
-                          "use --device cpu",
-                          index, cuda::device_name(index)));
-}
-
 // Two slides with the same stem would write the same output file.
 void check_unique_stems(const std::vector<std::string>& slides) {
   std::map<std::string, std::string> seen;
@@ -103,10 +92,21 @@ nlohmann::json merge_summaries(const std::vector<std::string>& parts) {
 
 }  // namespace
 
+void check_device_flag(const std::string& device) {
+  HIPT_CHECK(device == "cpu" || device == "cuda", "--device '{}': expected cpu or cuda", device);
+  if (device == "cpu") return;
+  const int count = cuda::device_count();
+  HIPT_CHECK(count > 0, "--device cuda: {}", cuda::why_no_gpu());
+  const int index = ProcessGroup::world().local_rank() % count;
+  throw Error(fmt::format("--device cuda: GPU {} ({}) is there, but the CUDA tensor backend is not implemented yet; "
+                          "use --device cpu",
+                          index, cuda::device_name(index)));
+}
+
 int run_embed(const EmbedOptions& opts) {
   const auto start = Clock::now();
   HIPT_CHECK(!opts.slides.empty(), "no slides given");
-  check_device(opts.device);
+  check_device_flag(opts.device);
   if (opts.threads > 0) set_num_threads(opts.threads);
   check_unique_stems(opts.slides);
   SlideEmbedOptions so;

@@ -8,7 +8,6 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "cuda/runtime.h"
 #include "hipt/checkpoint.h"
 #include "hipt/commands.h"
 #include "hipt/heatmap.h"
@@ -27,11 +26,7 @@ namespace {
 constexpr int64_t kShift = 128;  // the reference's offset between smoothing passes, region pixels
 
 void check_options(const HeatmapOptions& o) {
-  HIPT_CHECK(o.device == "cpu" || o.device == "cuda", "heatmap: --device {}: expected cpu or cuda", o.device);
-  if (o.device == "cuda") {
-    const std::string why = cuda::why_no_gpu();
-    HIPT_CHECK(false, "heatmap: --device cuda: {}", why.empty() ? "the CUDA tensor backend does not run ViTs yet" : why);
-  }
+  check_device_flag(o.device);
   HIPT_CHECK(o.size >= 256 && o.size % 256 == 0, "heatmap: --size {} must be a positive multiple of 256", o.size);
   HIPT_CHECK(o.scale >= 1 && 16 % o.scale == 0,
              "heatmap: --scale {} must divide 16 (1, 2, 4, 8 or 16) so that a ViT-256 token covers whole pixels",
@@ -68,7 +63,10 @@ int run_heatmap(const HeatmapOptions& opts) {
   load_backbone(*vit4k, opts.vit4k, opts.student);
   const Tensor region = io::read_region_at_target_mag(*slide, opts.x, opts.y, geometry.magnification, opts.size,
                                                       /*white_background=*/false, opts.target_mag);
-  fs::create_directories(opts.out_dir);
+  std::error_code ec;
+  fs::create_directories(opts.out_dir, ec);
+  HIPT_CHECK(fs::is_directory(opts.out_dir), "heatmap: --out {}: cannot create the folder{}", opts.out_dir,
+             ec ? " (" + ec.message() + ")" : "");
   const int64_t rows = opts.size / 256, cols = opts.size / 256, side = opts.size / opts.scale;
 
   // Pass k sees the region moved up-left by k·128 px. The ViT-4K maps average 4 passes and the

@@ -320,8 +320,9 @@ TEST(HeatmapCli, BadInputIsOneErrorLineNamingTheProblem) {
       {ok + " --x 0 --y 0 --size 256 --alpha 1.5", "--alpha"},
       {ok + " --x 0 --y 0 --size 256 --cmap viridis", "viridis"},
       {ok + " --x 0 --y 0 --size 256 --device cuda", "--device cuda"},
-      {ok + " --x 0 --y 0 --size 256 --device tpu", "--device tpu"},
+      {ok + " --x 0 --y 0 --size 256 --device tpu", "--device 'tpu'"},
       {ok + " --x 0 --y 0 --size 256 --batch 0", "--batch"},
+      {ok + " --x 0 --y 0 --size 256 --threads -1", "--threads -1"},
       {ht::temp_path("heatmap_nope.tif") + model_flags() + " --out " + out + " --x 0 --y 0", "heatmap_nope.tif"},
       {f.slide + " --vit256 " + missing_model + " --vit4k " + f.vit4k + " --out " + out + " --x 0 --y 0 --size 256",
        "heatmap_missing.safetensors"},
@@ -337,6 +338,13 @@ TEST(HeatmapCli, BadInputIsOneErrorLineNamingTheProblem) {
     EXPECT_THAT(r.err, ::testing::HasSubstr(needle)) << args;
   }
   EXPECT_FALSE(std::filesystem::exists(out));  // every error comes before the output folder
+  // An --out that is a file: one error line naming it, not a std::filesystem message.
+  const std::string file = ht::temp_path("heatmap_out_is_a_file");
+  ht::write_bytes(file, "x");
+  CliRun r = hipt_heatmap(f.slide + model_flags() + " --out " + file + " --x 0 --y 0 --size 256");
+  EXPECT_NE(r.code, 0);
+  EXPECT_EQ(r.err.rfind("error: heatmap: --out " + file + ": cannot create the folder", 0), 0u) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
 }
 
 }  // namespace
