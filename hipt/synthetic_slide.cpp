@@ -164,7 +164,8 @@ uint8_t to_u8(float v) { return static_cast<uint8_t>(std::clamp(v + 0.5f, 0.0f, 
 }  // namespace
 
 Tensor synthetic_slide(const SyntheticSlideOptions& o) {
-  HIPT_CHECK(o.width >= 256 && o.height >= 256 && o.width * o.height <= (int64_t{1} << 31),
+  // Divided, not multiplied: width·height of two huge sides overflows int64 before the comparison.
+  HIPT_CHECK(o.width >= 256 && o.height >= 256 && o.width <= (int64_t{1} << 31) / o.height,
              "synthetic slide: size {}x{} must be at least 256x256 and at most 2^31 pixels", o.width, o.height);
   const int64_t W = o.width, H = o.height;
   const uint64_t seed = o.seed;

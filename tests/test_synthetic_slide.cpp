@@ -44,6 +44,9 @@ TEST(SyntheticSlide, RejectsSizesOutOfRange) {
   hipt::testing::expect_error([&] { synthetic_slide(o); }, {"synthetic slide", "100x6144"});
   o.width = 70000, o.height = 70000;
   hipt::testing::expect_error([&] { synthetic_slide(o); }, {"2^31"});
+  // Sides whose product overflows int64 (UBSan's signed-overflow report before the fix).
+  o.width = o.height = int64_t{1} << 40;
+  hipt::testing::expect_error([&] { synthetic_slide(o); }, {"2^31"});
   o.width = o.height = 512;
   hipt::testing::expect_error([&] { write_synthetic_slide("/nonexistent-dir/x.svs", o); }, {"/nonexistent-dir/x.svs"});
 }
