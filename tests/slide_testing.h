@@ -2,6 +2,7 @@
 #pragma once
 #include <dirent.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -62,6 +63,21 @@ inline void write_bytes(const std::string& path, const std::string& bytes) {
 inline std::string read_bytes(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+}
+
+// What `hipt ARGS` did, run as a user runs it. `prefix` goes in front of the program (variables,
+// a launcher such as mpiexec).
+struct CliRun {
+  int code;
+  std::string out, err;
+};
+inline CliRun run_hipt(const std::string& args, const std::string& prefix = "") {
+  const std::string o = temp_path("cli_stdout"), e = temp_path("cli_stderr");
+  const int status = std::system((prefix + HIPT_CLI + " " + args + " >" + o + " 2>" + e).c_str());
+  CliRun r{WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_bytes(o), read_bytes(e)};
+  std::remove(o.c_str());
+  std::remove(e.c_str());
+  return r;
 }
 
 inline bool have_tool(const std::string& tool) {

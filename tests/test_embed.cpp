@@ -30,20 +30,10 @@ namespace ht = hipt::testing;
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-struct CliRun {
-  int code;
-  std::string out, err;
-};
+using ht::CliRun;
 
 // `launcher`: a command put in front of hipt (mpiexec).
-CliRun hipt_cli(const std::string& args, const std::string& launcher = "") {
-  const std::string o = ht::temp_path("embed_stdout"), e = ht::temp_path("embed_stderr");
-  int status = std::system((launcher + std::string(HIPT_CLI) + " " + args + " >" + o + " 2>" + e).c_str());
-  CliRun r{WIFEXITED(status) ? WEXITSTATUS(status) : -1, ht::read_bytes(o), ht::read_bytes(e)};
-  std::remove(o.c_str());
-  std::remove(e.c_str());
-  return r;
-}
+CliRun hipt_cli(const std::string& args, const std::string& launcher = "") { return ht::run_hipt(args, launcher); }
 
 std::string fresh_dir(const std::string& name) {
   const std::string d = ht::temp_path(name);

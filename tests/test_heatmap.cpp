@@ -222,16 +222,9 @@ TEST(Heatmap, DownscaleMatchesPillowsDefaultResizeAndShiftFollowsItsFormula) {
 
 // ---------------------------------------------------------------- the CLI
 
-struct CliRun {
-  int code;
-  std::string out, err;
-};
+using ht::CliRun;
 
-CliRun hipt_heatmap(const std::string& args) {
-  const std::string out = ht::temp_path("heatmap_stdout"), err = ht::temp_path("heatmap_stderr");
-  int status = std::system((std::string(HIPT_CLI) + " heatmap " + args + " >" + out + " 2>" + err).c_str());
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, ht::read_bytes(out), ht::read_bytes(err)};
-}
+CliRun hipt_heatmap(const std::string& args) { return ht::run_hipt("heatmap " + args); }
 
 // A 20x generic pyramid (mpp 0.5) of 768x640 and fixture-formula weights, written once per run.
 struct CliFiles {

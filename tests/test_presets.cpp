@@ -126,16 +126,9 @@ TEST(ClamPreset, BadPresetsNameTheFileAndColumnAndChangeNothing) {
 
 // --- the command line: hipt tiles --preset ---------------------------------------------------
 
-struct CliRun {
-  int code;
-  std::string out, err;
-};
+using ht::CliRun;
 
-CliRun hipt_tiles(const std::string& args) {
-  const std::string out = ht::temp_path("preset_cli_stdout"), err = ht::temp_path("preset_cli_stderr");
-  int status = std::system((std::string(HIPT_CLI) + " tiles " + args + " >" + out + " 2>" + err).c_str());
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, ht::read_bytes(out), ht::read_bytes(err)};
-}
+CliRun hipt_tiles(const std::string& args) { return ht::run_hipt("tiles " + args); }
 
 // The preset's callback runs before the flags', wherever --preset stands: a flag given explicitly
 // wins and the preset's other values stay. Observable in the summary: seg_level, otsu_threshold
