@@ -88,7 +88,7 @@ struct HeatmapOptions {
   int64_t scale = 4;           // output images are size/scale pixels wide
   bool smooth = false;         // the reference's shifted re-encodings, averaged (4x the compute)
   double alpha = 0.5;          // weight of the heatmap in the blend
-  std::string cmap = "jet";    // "jet" (lightened as the reference) or "coolwarm"
+  std::string cmap = "jet";    // "jet" (lightened as the reference); the only one implemented
   std::string device = "cpu";
   int threads = 0;
   int64_t batch = 64;
