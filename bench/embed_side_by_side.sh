@@ -32,29 +32,15 @@ for rep in $(seq "$REPS"); do
 done
 echo "end:   $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
-python3 - "$out" "$THREADS" <<'PY'
-import glob, json, os, sys
+HERE=$here python3 - "$out" "$THREADS" <<'PY'
+import os, sys
+sys.path.insert(0, os.environ["HERE"])
+from peer_results import best_results
+
 out, threads = sys.argv[1], sys.argv[2].split()
 names = {"BM_Decode/20x": "decode_20x", "BM_Decode/40x": "decode_40x", "BM_Vit256Patches": "vit256_patches",
          "BM_Vit4kGrid": "vit4k_grid", "BM_RegionEncoder": "region_encoder"}
-best = {}
-for path in glob.glob(os.path.join(out, "hipt_*.json")):
-    t = os.path.basename(path).split("_")[1]
-    for b in json.load(open(path))["benchmarks"]:
-        name = "/".join(p for p in b["name"].split("/") if not p.startswith(("min_time:", "real_time")))
-        if name in names:
-            k = ("hipt", names[name], t)
-            best[k] = max(best.get(k, 0), b["regions/s"])
-peers = sorted({os.path.basename(p).split("_")[0] for p in glob.glob(os.path.join(out, "torch*_*.txt"))})
-for path in glob.glob(os.path.join(out, "torch*_*.txt")):
-    peer, t = os.path.basename(path).split("_")[:2]
-    for line in open(path):
-        name, v = line.split()
-        best[(peer, name, t)] = max(best.get((peer, name, t), 0), float(v))
-label = {}
-for p in peers:
-    txt = open(os.path.join(out, f"{p}_{threads[0]}.version")).read().split()
-    label[p] = "torch " + (txt[1] if len(txt) > 1 else "?")
+best, peers, label = best_results(out, threads, names, "regions/s")
 head = "| stage | threads | hipt s/region | " + " | ".join(f"{label[p]} s/region | hipt/{label[p]}" for p in peers) + " |"
 print(head)
 print("|" + "---|" * (head.count("|") - 1))

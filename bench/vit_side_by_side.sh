@@ -32,27 +32,14 @@ for rep in $(seq "$REPS"); do
 done
 echo "end:   $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
-python3 - "$out" "$THREADS" <<'PY'
-import glob, json, os, sys
+HERE=$here python3 - "$out" "$THREADS" <<'PY'
+import os, sys
+sys.path.insert(0, os.environ["HERE"])
+from peer_results import best_results
+
 out, threads = sys.argv[1], sys.argv[2].split()
-names = {"BM_Vit256Forward/real_time": "forward", "BM_Vit256TrainStep/real_time": "train_step"}
-best = {}
-for path in glob.glob(os.path.join(out, "hipt_*.json")):
-    t = os.path.basename(path).split("_")[1]
-    for b in json.load(open(path))["benchmarks"]:
-        if b["name"] in names:
-            k = ("hipt", names[b["name"]], t)
-            best[k] = max(best.get(k, 0), b["img/s"])
-peers = sorted({os.path.basename(p).split("_")[0] for p in glob.glob(os.path.join(out, "torch*_*.txt"))})
-for path in glob.glob(os.path.join(out, "torch*_*.txt")):
-    peer, t = os.path.basename(path).split("_")[:2]
-    for line in open(path):
-        name, v = line.split()
-        best[(peer, name, t)] = max(best.get((peer, name, t), 0), float(v))
-label = {}
-for p in peers:
-    txt = open(os.path.join(out, f"{p}_{threads[0]}.version")).read().split()
-    label[p] = "torch " + (txt[1] if len(txt) > 1 else "?")
+names = {"BM_Vit256Forward": "forward", "BM_Vit256TrainStep": "train_step"}
+best, peers, label = best_results(out, threads, names, "img/s")
 head = "| benchmark | threads | hipt img/s | " + " | ".join(f"{label[p]} img/s | hipt/{label[p]}" for p in peers) + " |"
 print(head)
 print("|" + "---|" * (head.count("|") - 1))

@@ -3,6 +3,7 @@
 
 #include "cuda/runtime.h"
 #include "hipt/commands.h"
+#include "hipt/shard.h"
 #include "tensor/cpu/cpu_features.h"
 #include "tensor/cpu/gemm.h"
 #include "tensor/parallel.h"
@@ -15,6 +16,8 @@ int run_doctor() {
   fmt::print("simd detected:   {}\n", cpu::simd_level());
   fmt::print("gemm kernel:     {}\n", cpu::gemm_kernel_name());
   fmt::print("threads:         {} (HIPT_NUM_THREADS to change)\n", num_threads());
+  fmt::print("mpi:             {}\n", mpi_built() ? "built in (mpirun -np K hipt embed shards slides over ranks)"
+                                                   : "not built (use --shard i/N per process)");
   if (!cuda::compiled()) {
     fmt::print("cuda:            not compiled in\n");
     fmt::print("gpu:             none ({})\n", cuda::why_no_gpu());

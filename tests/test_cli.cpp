@@ -51,7 +51,7 @@ TEST(Cli, HelpVersionDoctor) {
   EXPECT_THAT(version.out, ::testing::HasSubstr(std::string("hipt ") + HIPT_VERSION));
   CliRun doctor = run_cli("doctor");
   EXPECT_EQ(doctor.code, 0);
-  for (const char* field : {"build type:", "simd detected:", "gemm kernel:", "threads:", "cuda:", "gpu"})
+  for (const char* field : {"build type:", "simd detected:", "gemm kernel:", "threads:", "mpi:", "cuda:", "gpu"})
     EXPECT_THAT(doctor.out, ::testing::HasSubstr(field));
 }
 
