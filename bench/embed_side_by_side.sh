@@ -13,24 +13,9 @@ REPS=${REPS:-1}
 THREADS=${THREADS:-"1 2"}
 PYTHONS=${PYTHONS:-/usr/bin/python3}
 FILTER=${FILTER:-"Decode|Vit|RegionEncoder"}  # bench_embed cases (the synthetic-slide ones are not region stages)
-[ -x "$BIN/bench_embed" ] || { echo "error: no $BIN/bench_embed: configure with -DHIPT_BUILD_BENCH=ON and build bench_embed" >&2; exit 1; }
-here=$(cd "$(dirname "$0")" && pwd)
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
-
-echo "start: $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-for rep in $(seq "$REPS"); do
-  for t in $THREADS; do
-    HIPT_NUM_THREADS=$t "$BIN/bench_embed" --benchmark_filter="$FILTER" --benchmark_format=json 2>/dev/null >"$out/hipt_${t}_${rep}.json"
-    i=0
-    for py in $PYTHONS; do
-      i=$((i + 1))
-      OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t MKL_NUM_THREADS=$t "$py" "$here/hipt4k_torch.py" "$t" \
-        >"$out/torch${i}_${t}_${rep}.txt" 2>"$out/torch${i}_${t}.version"
-    done
-  done
-done
-echo "end:   $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+source "$(dirname "$0")/side_by_side_lib.sh"
+side_by_side_setup bench_embed
+run_alternately "--benchmark_filter=$FILTER" "$here/hipt4k_torch.py"
 
 HERE=$here python3 - "$out" "$THREADS" <<'PY'
 import os, sys
