@@ -94,9 +94,9 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   });
 }
 
-Tensor add(const Tensor& a, double s) { return add(a, ops::scalar(s, a.dtype())); }
-Tensor mul(const Tensor& a, double s) { return mul(a, ops::scalar(s, a.dtype())); }
-Tensor pow(const Tensor& a, double s) { return pow(a, ops::scalar(s, a.dtype())); }
+Tensor add(const Tensor& a, double s) { return add(a, ops::full({}, s, a.dtype(), a.device())); }
+Tensor mul(const Tensor& a, double s) { return mul(a, ops::full({}, s, a.dtype(), a.device())); }
+Tensor pow(const Tensor& a, double s) { return pow(a, ops::full({}, s, a.dtype(), a.device())); }
 
 // ---------------------------------------------------------------- unary
 

@@ -42,6 +42,4 @@ std::string runtime_version() {
   return std::to_string(v / 1000) + "." + std::to_string((v % 1000) / 10);
 }
 
-void register_backend() {}
-
 }  // namespace hipt::cuda

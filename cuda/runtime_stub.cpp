@@ -6,5 +6,4 @@ int device_count() { return 0; }
 std::string why_no_gpu() { return "this build has no CUDA backend (configure with nvcc and -DHIPT_WITH_CUDA=ON)"; }
 std::string device_name(int) { return ""; }
 std::string runtime_version() { return ""; }
-void register_backend() {}
 }  // namespace hipt::cuda

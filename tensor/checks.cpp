@@ -1,14 +1,8 @@
-#include "tensor/dispatch.h"
+#include "tensor/checks.h"
 
 namespace hipt {
 
 void check_defined(const char* op, const Tensor& t) { HIPT_CHECK(t.defined(), "{}: got an undefined tensor", op); }
-
-void check_cpu(const char* op, const Tensor& t) {
-  check_defined(op, t);
-  HIPT_CHECK(t.device().type == DeviceType::CPU, "{}: no kernel for device {} (tensor {})", op, t.device().str(),
-             t.str());
-}
 
 void check_same_dtype(const char* op, const Tensor& a, const Tensor& b) {
   HIPT_CHECK(a.dtype() == b.dtype(), "{}: dtype mismatch: {} vs {}", op, a.str(), b.str());

@@ -1,12 +1,11 @@
-// Argument checks shared by the ops in tensor/. Every message names the op and the tensors.
+// Argument checks shared by the ops in tensor/. Every message names the op and the tensors. (Which
+// device has a kernel is the kernel table's question: tensor/backend.h.)
 #pragma once
 #include "tensor/tensor.h"
 
 namespace hipt {
 
 void check_defined(const char* op, const Tensor& t);
-// Until the CUDA backend registers a kernel for an op, CUDA tensors are refused by name here.
-void check_cpu(const char* op, const Tensor& t);
 void check_same_dtype(const char* op, const Tensor& a, const Tensor& b);
 void check_same_device(const char* op, const Tensor& a, const Tensor& b);
 void check_floating(const char* op, const Tensor& t);  // f32 or f64

@@ -1,10 +1,10 @@
-// Image-shaped raw ops: argument checks and output shapes, then the CPU kernels.
+// Image-shaped raw ops: argument checks and output shapes, then the device's kernels.
 #include "tensor/image_ops.h"
 
 #include <cmath>
 
-#include "tensor/cpu/image_kernels.h"
-#include "tensor/dispatch.h"
+#include "tensor/backend.h"
+#include "tensor/checks.h"
 #include "tensor/ops.h"
 
 namespace hipt::ops {
@@ -22,8 +22,7 @@ void check_scales(const char* op, const Tensor& t, double scale_h, double scale_
 
 Tensor bicubic_resize(const Tensor& x, double scale_h, double scale_w) {
   const char* op = "bicubic_resize";
-  check_defined(op, x);
-  check_cpu(op, x);
+  auto k = kernel(op, x, &Backend::bicubic_resize);
   check_floating(op, x);
   HIPT_CHECK(x.dim() == 4, "{}: x must be [N, C, H, W], got {}", op, x.str());
   check_scales(op, x, scale_h, scale_w);
@@ -34,14 +33,13 @@ Tensor bicubic_resize(const Tensor& x, double scale_h, double scale_w) {
              scale_w, OH, OW);
   Tensor xc = contiguous(x);
   Tensor y = empty({x.size(0), x.size(1), OH, OW}, x.dtype(), x.device());
-  cpu::bicubic_resize(y, xc, scale_h, scale_w);
+  k(y, xc, scale_h, scale_w);
   return y;
 }
 
 Tensor bicubic_resize_backward(const Tensor& g, int64_t in_h, int64_t in_w, double scale_h, double scale_w) {
   const char* op = "bicubic_resize_backward";
-  check_defined(op, g);
-  check_cpu(op, g);
+  auto k = kernel(op, g, &Backend::bicubic_resize_backward);
   check_floating(op, g);
   HIPT_CHECK(g.dim() == 4, "{}: grad must be [N, C, OH, OW], got {}", op, g.str());
   check_scales(op, g, scale_h, scale_w);
@@ -50,7 +48,7 @@ Tensor bicubic_resize_backward(const Tensor& g, int64_t in_h, int64_t in_w, doub
              scale_h, scale_w, scaled_size(in_h, scale_h), scaled_size(in_w, scale_w));
   Tensor gc = contiguous(g);
   Tensor dx = empty({g.size(0), g.size(1), in_h, in_w}, g.dtype(), g.device());
-  cpu::bicubic_resize_backward(dx, gc, scale_h, scale_w);
+  k(dx, gc, scale_h, scale_w);
   return dx;
 }
 

@@ -1,27 +1,20 @@
-// Batched matmul on top of the GEMM kernels. Transposed views cost nothing: a matrix whose last
-// dim is not unit-stride but whose second-to-last is gets passed to GEMM with the transpose flag
-// flipped instead of being copied.
-#include "tensor/cpu/gemm.h"
-#include "tensor/dispatch.h"
+// Batched matmul: shapes, broadcasting and the operands' layouts, then the device's GEMM kernel.
+// Transposed views cost nothing: a matrix whose last dim is not unit-stride but whose
+// second-to-last is gets passed to GEMM as the transpose of its memory instead of being copied.
+#include "tensor/backend.h"
+#include "tensor/checks.h"
 #include "tensor/ops.h"
-#include "tensor/parallel.h"
 
 namespace hipt::ops {
 namespace {
 
-// How GEMM reads the last two dims of t: row stride, and whether it sees the stored transpose.
-struct MatrixView {
-  Tensor t;
-  bool trans;
-  int64_t ld;
-};
-
-MatrixView as_gemm_operand(const Tensor& t, bool trans) {
+// The operand op(t) (t itself, or tᵀ when `trans`) as GEMM reads it (tensor/backend.h).
+MatrixOperand as_gemm_operand(const Tensor& t, bool trans) {
   const int n = t.dim();
   const int64_t rows = t.shape()[n - 2], cols = t.shape()[n - 1];
   const int64_t s_row = t.strides()[n - 2], s_col = t.strides()[n - 1];
   if (s_col == 1 || cols == 1) return {t, trans, s_row};  // row-major (s_row may be 0: an expanded row)
-  if (s_row == 1 || rows == 1) return {t, !trans, s_col};  // a transposed view: read it as the transpose
+  if (s_row == 1 || rows == 1) return {transpose(t, n - 2, n - 1), !trans, s_col};  // a transposed view
   Tensor c = contiguous(t);  // neither dim is unit-stride
   return {c, trans, cols};
 }
@@ -29,8 +22,9 @@ MatrixView as_gemm_operand(const Tensor& t, bool trans) {
 }  // namespace
 
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
-  check_cpu("matmul", a);
-  check_cpu("matmul", b);
+  auto k = kernel("matmul", a, &Backend::matmul);
+  check_defined("matmul", b);
+  check_same_device("matmul", a, b);
   check_same_dtype("matmul", a, b);
   check_floating("matmul", a);
   HIPT_CHECK(a.dim() >= 2 && b.dim() >= 2, "matmul: both operands need at least 2 dims, got a {} and b {}",
@@ -58,14 +52,8 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
 
   // x [..., M, K] · W [K, N] with x row-major is one GEMM with M' = batch * M.
   if (nb == 2 && !trans_a && a.is_contiguous()) {
-    int64_t rows = a.numel() / K;
-    MatrixView B = as_gemm_operand(b, trans_b);
-    if (a.dtype() == DType::F32)
-      cpu::sgemm(false, B.trans, rows, N, K, 1.f, a.data<float>(), K, B.t.data<float>(), B.ld, 0.f,
-                 out.data<float>(), N);
-    else
-      cpu::dgemm(false, B.trans, rows, N, K, 1.0, a.data<double>(), K, B.t.data<double>(), B.ld, 0.0,
-                 out.data<double>(), N);
+    const int64_t rows = a.numel() / K;
+    k(reshape(out, {rows, N}), {reshape(a, {rows, K}), false, K}, as_gemm_operand(b, trans_b));
     return out;
   }
 
@@ -75,32 +63,7 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
   full_a.push_back(a.shape()[na - 1]);
   full_b.push_back(b.shape()[nb - 2]);
   full_b.push_back(b.shape()[nb - 1]);
-  MatrixView A = as_gemm_operand(expand(a, full_a), trans_a);
-  MatrixView B = as_gemm_operand(expand(b, full_b), trans_b);
-  const int nbatch = batch.size();
-  const int64_t count = batch.numel();
-  auto offset_of = [&](const Tensor& t, int64_t i) {
-    int64_t off = 0;
-    for (int d = nbatch - 1; d >= 0; --d) {
-      off += (i % batch[d]) * t.strides()[d];
-      i /= batch[d];
-    }
-    return off;
-  };
-  // Many small products (attention heads): one thread per product. Few large ones: threads
-  // inside each GEMM.
-  const bool per_batch_threads = count >= num_threads() && M * N * K < (1 << 23);
-  parallel_for(0, count, per_batch_threads ? 1 : count, [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; ++i) {
-      int64_t oa = offset_of(A.t, i), ob = offset_of(B.t, i);
-      if (a.dtype() == DType::F32)
-        cpu::sgemm(A.trans, B.trans, M, N, K, 1.f, A.t.data<float>() + oa, A.ld, B.t.data<float>() + ob, B.ld, 0.f,
-                   out.data<float>() + i * M * N, N);
-      else
-        cpu::dgemm(A.trans, B.trans, M, N, K, 1.0, A.t.data<double>() + oa, A.ld, B.t.data<double>() + ob, B.ld, 0.0,
-                   out.data<double>() + i * M * N, N);
-    }
-  });
+  k(out, as_gemm_operand(expand(a, full_a), trans_a), as_gemm_operand(expand(b, full_b), trans_b));
   return out;
 }
 

@@ -2,30 +2,47 @@
 #include <algorithm>
 #include <numeric>
 
-#include "tensor/cpu/kernels.h"
-#include "tensor/dispatch.h"
+#include "tensor/backend.h"
+#include "tensor/checks.h"
 #include "tensor/ops.h"
 
 namespace hipt::ops {
 
 // ---------------------------------------------------------------- creation
 
-Tensor empty(const Shape& shape, DType dtype, Device device) {
-  for (int64_t d : shape) HIPT_CHECK(d >= 0, "empty: negative size in shape {}", shape.str());
+namespace {
+// Memory for `shape` on `device`. Asks the device's table first, so that a device without a
+// backend fails naming `op` and the reason rather than the allocator.
+Tensor allocate(const char* op, const Shape& shape, DType dtype, Device device) {
+  for (int64_t d : shape) HIPT_CHECK(d >= 0, "{}: negative size in shape {}", op, shape.str());
+  if (device.type != DeviceType::CPU && !allocator(device.type)) throw_no_kernel(op, device, backend(device.type));
   auto storage = Storage::allocate(static_cast<size_t>(shape.numel()) * dtype_size(dtype), device);
   return Tensor(std::move(storage), shape, contiguous_strides(shape), 0, dtype);
 }
 
-Tensor full(const Shape& shape, double value, DType dtype, Device device) {
-  Tensor t = empty(shape, dtype, device);
-  fill_(t, value);
+Tensor filled(const char* op, const Shape& shape, double value, DType dtype, Device device) {
+  auto k = kernel(op, device, &Backend::fill);
+  Tensor t = allocate(op, shape, dtype, device);
+  k(t, value);
   return t;
 }
-Tensor zeros(const Shape& shape, DType dtype, Device device) { return full(shape, 0.0, dtype, device); }
-Tensor ones(const Shape& shape, DType dtype, Device device) { return full(shape, 1.0, dtype, device); }
+}  // namespace
+
+Tensor empty(const Shape& shape, DType dtype, Device device) { return allocate("empty", shape, dtype, device); }
+Tensor full(const Shape& shape, double value, DType dtype, Device device) {
+  return filled("full", shape, value, dtype, device);
+}
+Tensor zeros(const Shape& shape, DType dtype, Device device) { return filled("zeros", shape, 0.0, dtype, device); }
+Tensor ones(const Shape& shape, DType dtype, Device device) { return filled("ones", shape, 1.0, dtype, device); }
 Tensor scalar(double value, DType dtype) { return full(Shape{}, value, dtype); }
-Tensor zeros_like(const Tensor& t) { return zeros(t.shape(), t.dtype(), t.device()); }
-Tensor ones_like(const Tensor& t) { return ones(t.shape(), t.dtype(), t.device()); }
+Tensor zeros_like(const Tensor& t) {
+  check_defined("zeros_like", t);
+  return filled("zeros_like", t.shape(), 0.0, t.dtype(), t.device());
+}
+Tensor ones_like(const Tensor& t) {
+  check_defined("ones_like", t);
+  return filled("ones_like", t.shape(), 1.0, t.dtype(), t.device());
+}
 
 Tensor arange(int64_t start, int64_t end, int64_t step, DType dtype) {
   HIPT_CHECK(step != 0, "arange: step must be non-zero");
@@ -37,38 +54,43 @@ Tensor arange(int64_t start, int64_t end, int64_t step, DType dtype) {
 }
 
 void fill_(const Tensor& dst, double value) {
-  check_cpu("fill_", dst);
+  auto k = kernel("fill_", dst, &Backend::fill);
   check_writable("fill_", dst);
-  cpu::fill(dst, value);
+  k(dst, value);
 }
 
 // ---------------------------------------------------------------- copies
 
 void copy_(const Tensor& dst, const Tensor& src) {
-  check_cpu("copy_", dst);
-  check_cpu("copy_", src);
+  auto k = kernel("copy_", dst, &Backend::copy);
+  check_defined("copy_", src);
+  check_same_device("copy_", dst, src);
   check_writable("copy_", dst);
   HIPT_CHECK(broadcast_shapes("copy_", dst.shape(), src.shape()) == dst.shape(),
              "copy_: source {} does not broadcast to destination {}", src.shape().str(), dst.shape().str());
-  cpu::copy(dst, src);
+  k(dst, src);
 }
 
 Tensor contiguous(const Tensor& t) {
   check_defined("contiguous", t);
-  return t.is_contiguous() ? t : clone(t);
+  if (t.is_contiguous()) return t;
+  kernel("contiguous", t, &Backend::copy);
+  return clone(t);
 }
 
 Tensor clone(const Tensor& t) {
+  auto k = kernel("clone", t, &Backend::copy);
   Tensor out = empty(t.shape(), t.dtype(), t.device());
-  copy_(out, t);
+  k(out, t);
   return out;
 }
 
 Tensor cast(const Tensor& t, DType dtype) {
   check_defined("cast", t);
   if (t.dtype() == dtype) return t;
+  auto k = kernel("cast", t, &Backend::copy);
   Tensor out = empty(t.shape(), dtype, t.device());
-  copy_(out, t);
+  k(out, t);
   return out;
 }
 
@@ -188,9 +210,11 @@ Tensor unsqueeze(const Tensor& t, int dim) {
 Tensor cat(const std::vector<Tensor>& ts, int dim) {
   HIPT_CHECK(!ts.empty(), "cat: no tensors given");
   const Tensor& first = ts[0];
+  auto k = kernel("cat", first, &Backend::copy);
   int d = wrap_dim("cat", dim, first.dim());
   int64_t total = 0;
   for (const Tensor& t : ts) {
+    check_defined("cat", t);
     check_same_dtype("cat", first, t);
     check_same_device("cat", first, t);
     bool same = t.dim() == first.dim();
@@ -203,7 +227,7 @@ Tensor cat(const std::vector<Tensor>& ts, int dim) {
   Tensor out = empty(sh, first.dtype(), first.device());
   int64_t at = 0;
   for (const Tensor& t : ts) {
-    copy_(slice(out, d, at, at + t.shape()[d]), t);
+    k(slice(out, d, at, at + t.shape()[d]), t);
     at += t.shape()[d];
   }
   return out;
@@ -211,6 +235,7 @@ Tensor cat(const std::vector<Tensor>& ts, int dim) {
 
 Tensor stack(const std::vector<Tensor>& ts, int dim) {
   HIPT_CHECK(!ts.empty(), "stack: no tensors given");
+  kernel("stack", ts[0], &Backend::copy);
   int d = wrap_dim("stack", dim, ts[0].dim() + 1);
   std::vector<Tensor> parts;
   for (const Tensor& t : ts) {
@@ -223,8 +248,9 @@ Tensor stack(const std::vector<Tensor>& ts, int dim) {
 // ---------------------------------------------------------------- indexing
 
 Tensor index_select(const Tensor& t, int dim, const Tensor& index) {
-  check_cpu("index_select", t);
-  check_cpu("index_select", index);
+  auto k = kernel("index_select", t, &Backend::index_select);
+  check_defined("index_select", index);
+  check_same_device("index_select", t, index);
   check_index("index_select", index);
   HIPT_CHECK(index.dim() == 1, "index_select: index must be 1-d, got {}", index.shape().str());
   int d = wrap_dim("index_select", dim, t.dim());
@@ -233,13 +259,14 @@ Tensor index_select(const Tensor& t, int dim, const Tensor& index) {
   sh[d] = idx.numel();
   Tensor out = empty(sh, x.dtype(), x.device());
   AxisSplit p = split_at_axis(x.shape(), d);
-  cpu::index_select(out, x, idx, p.outer, p.n, p.inner);
+  k(out, x, idx, p.outer, p.n, p.inner);
   return out;
 }
 
 Tensor index_add(const Shape& shape, int dim, const Tensor& index, const Tensor& src) {
-  check_cpu("index_add", src);
-  check_cpu("index_add", index);
+  auto k = kernel("index_add", src, &Backend::index_add);
+  check_defined("index_add", index);
+  check_same_device("index_add", src, index);
   check_index("index_add", index);
   int d = wrap_dim("index_add", dim, shape.size());
   bool ok = index.dim() == 1 && src.dim() == shape.size() && src.shape()[d] == index.numel();
@@ -248,7 +275,7 @@ Tensor index_add(const Shape& shape, int dim, const Tensor& index, const Tensor&
              index.shape().str(), shape.str(), d);
   Tensor out = zeros(shape, src.dtype(), src.device());
   AxisSplit p = split_at_axis(shape, d);
-  cpu::index_add(out, contiguous(src), contiguous(index), p.outer, p.n, p.inner);
+  k(out, contiguous(src), contiguous(index), p.outer, p.n, p.inner);
   return out;
 }
 
@@ -261,26 +288,28 @@ void check_gather_shapes(const char* op, const Shape& data, int d, const Tensor&
 }  // namespace
 
 Tensor gather(const Tensor& t, int dim, const Tensor& index) {
-  check_cpu("gather", t);
-  check_cpu("gather", index);
+  auto k = kernel("gather", t, &Backend::gather);
+  check_defined("gather", index);
+  check_same_device("gather", t, index);
   check_index("gather", index);
   int d = wrap_dim("gather", dim, t.dim());
   check_gather_shapes("gather", t.shape(), d, index);
   Tensor out = empty(index.shape(), t.dtype(), t.device());
-  cpu::gather(out, contiguous(t), d, contiguous(index));
+  k(out, contiguous(t), d, contiguous(index));
   return out;
 }
 
 Tensor scatter_add(const Shape& shape, int dim, const Tensor& index, const Tensor& src) {
-  check_cpu("scatter_add", src);
-  check_cpu("scatter_add", index);
+  auto k = kernel("scatter_add", src, &Backend::scatter_add);
+  check_defined("scatter_add", index);
+  check_same_device("scatter_add", src, index);
   check_index("scatter_add", index);
   int d = wrap_dim("scatter_add", dim, shape.size());
   check_gather_shapes("scatter_add", shape, d, index);
   HIPT_CHECK(src.shape() == index.shape(), "scatter_add: src {} must have index's shape {}", src.shape().str(),
              index.shape().str());
   Tensor out = zeros(shape, src.dtype(), src.device());
-  cpu::scatter_add(out, d, contiguous(index), contiguous(src));
+  k(out, d, contiguous(index), contiguous(src));
   return out;
 }
 

@@ -1,9 +1,10 @@
 // The fused nn ops of tensor/nn_ops.h: argument checks (messages name the op and both shapes),
-// layouts the kernels need, output allocation, then the CPU kernels of tensor/cpu/nn_kernels.h.
+// layouts the kernels need, output allocation, then the device's kernels (tensor/backend.h; the
+// CPU ones are in tensor/cpu/nn_kernels.h).
 #include "tensor/nn_ops.h"
 
-#include "tensor/cpu/nn_kernels.h"
-#include "tensor/dispatch.h"
+#include "tensor/backend.h"
+#include "tensor/checks.h"
 #include "tensor/ops.h"
 
 namespace hipt::ops {
@@ -27,13 +28,13 @@ Tensor dim_back(const Tensor& y, int d) {
   return contiguous(permute(y, order));
 }
 
-void check_float_cpu(const char* op, const Tensor& t) {
-  check_cpu(op, t);
+void check_float(const char* op, const Tensor& t) {
+  check_defined(op, t);
   check_floating(op, t);
 }
 
 void check_same(const char* op, const char* what_a, const Tensor& a, const char* what_b, const Tensor& b) {
-  check_float_cpu(op, b);
+  check_float(op, b);
   HIPT_CHECK(a.dtype() == b.dtype() && a.device() == b.device(), "{}: {} {} and {} {} differ in dtype or device", op,
              what_a, a.str(), what_b, b.str());
   HIPT_CHECK(a.shape() == b.shape(), "{}: {} {} does not match {} {}", op, what_a, a.shape().str(), what_b,
@@ -41,29 +42,32 @@ void check_same(const char* op, const char* what_a, const Tensor& a, const char*
 }
 
 Tensor softmax_impl(const char* op, const Tensor& x, int dim, bool log) {
-  check_float_cpu(op, x);
+  auto k = kernel(op, x, &Backend::softmax);
+  check_floating(op, x);
   if (x.dim() == 0) return softmax_impl(op, reshape(x, {1}), 0, log).as_strided({}, {}, 0);
   const int d = wrap_dim(op, dim, x.dim());
   Tensor xc = dim_last(x, d);
   Tensor y = empty(xc.shape(), x.dtype(), x.device());
-  if (y.numel()) cpu::softmax(y, xc, log);
+  if (y.numel()) k(y, xc, log);
   return dim_back(y, d);
 }
 
 Tensor softmax_backward_impl(const char* op, const Tensor& y, const Tensor& g, int dim, bool log) {
-  check_float_cpu(op, y);
+  auto k = kernel(op, y, &Backend::softmax_backward);
+  check_floating(op, y);
   check_same(op, "output", y, "gradient", g);
   if (y.dim() == 0) return zeros({}, y.dtype(), y.device());  // softmax of one element is constant
   const int d = wrap_dim(op, dim, y.dim());
   Tensor yc = dim_last(y, d), gc = dim_last(g, d);
   Tensor dx = empty(yc.shape(), y.dtype(), y.device());
-  if (dx.numel()) cpu::softmax_backward(dx, yc, gc, log);
+  if (dx.numel()) k(dx, yc, gc, log);
   return dim_back(dx, d);
 }
 
 void check_target(const Tensor& logits, const Tensor& target) {
-  check_float_cpu("cross_entropy", logits);
-  check_cpu("cross_entropy", target);
+  check_float("cross_entropy", logits);
+  check_defined("cross_entropy", target);
+  check_same_device("cross_entropy", logits, target);
   HIPT_CHECK(logits.dim() == 2, "cross_entropy: logits must be [N, C], got {}", logits.shape().str());
   HIPT_CHECK(target.dtype() == DType::I64 || target.dtype() == DType::I32,
              "cross_entropy: target must be i64 or i32 class indices, got {}", target.str());
@@ -99,31 +103,34 @@ Tensor log_softmax_backward(const Tensor& y, const Tensor& g, int dim) {
 }
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& target) {
+  auto k = kernel("cross_entropy", logits, &Backend::cross_entropy);
   check_target(logits, target);
   HIPT_CHECK(logits.shape()[0] > 0 && logits.shape()[1] > 0, "cross_entropy: empty logits {}",
              logits.shape().str());
   Tensor loss = empty({}, logits.dtype(), logits.device());
-  cpu::cross_entropy(loss, contiguous(logits), contiguous(target));
+  k(loss, contiguous(logits), contiguous(target));
   return loss;
 }
 
 Tensor cross_entropy_backward(const Tensor& logits, const Tensor& target, const Tensor& g) {
+  auto k = kernel("cross_entropy_backward", logits, &Backend::cross_entropy_backward);
   check_target(logits, target);
   HIPT_CHECK(g.numel() == 1, "cross_entropy_backward: gradient {} is not a scalar", g.shape().str());
   Tensor dx = empty(logits.shape(), logits.dtype(), logits.device());
-  cpu::cross_entropy_backward(dx, contiguous(logits), contiguous(target), g.item());
+  k(dx, contiguous(logits), contiguous(target), g.item());
   return dx;
 }
 
 // ---------------------------------------------------------------- layer_norm
 
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps, Tensor* mean, Tensor* rstd) {
-  check_float_cpu("layer_norm", x);
+  auto k = kernel("layer_norm", x, &Backend::layer_norm);
+  check_floating("layer_norm", x);
   HIPT_CHECK(x.dim() >= 1, "layer_norm: x must have at least 1 dim, got {}", x.shape().str());
   const int64_t D = x.shape()[x.dim() - 1];
   for (const auto& [name, p] : {std::pair<const char*, const Tensor*>{"weight", &weight}, {"bias", &bias}}) {
     if (!p->defined()) continue;
-    check_float_cpu("layer_norm", *p);
+    check_float("layer_norm", *p);
     HIPT_CHECK(p->dim() == 1 && p->shape()[0] == D, "layer_norm: {} {} does not match the last dim of x {}", name,
                p->shape().str(), x.shape().str());
     HIPT_CHECK(p->dtype() == x.dtype() && p->device() == x.device(), "layer_norm: {} {} and x {} differ in dtype "
@@ -135,8 +142,7 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, dou
   Tensor y = empty(x.shape(), x.dtype(), x.device());
   Tensor m = empty({rows}, x.dtype(), x.device()), r = empty({rows}, x.dtype(), x.device());
   if (y.numel())
-    cpu::layer_norm(y, m, r, xc, weight.defined() ? contiguous(weight) : weight,
-                    bias.defined() ? contiguous(bias) : bias, eps);
+    k(y, m, r, xc, weight.defined() ? contiguous(weight) : weight, bias.defined() ? contiguous(bias) : bias, eps);
   if (mean) *mean = m;
   if (rstd) *rstd = r;
   return y;
@@ -144,7 +150,8 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, dou
 
 void layer_norm_backward(const Tensor& g, const Tensor& x, const Tensor& weight, const Tensor& mean,
                          const Tensor& rstd, Tensor* dx, Tensor* dweight, Tensor* dbias) {
-  check_float_cpu("layer_norm_backward", x);
+  auto k = kernel("layer_norm_backward", x, &Backend::layer_norm_backward);
+  check_floating("layer_norm_backward", x);
   check_same("layer_norm_backward", "x", x, "gradient", g);
   const int64_t D = x.shape()[x.dim() - 1], rows = D ? x.numel() / D : 0;
   HIPT_CHECK(mean.numel() == rows && rstd.numel() == rows, "layer_norm_backward: mean {} / rstd {} do not have {} "
@@ -157,8 +164,8 @@ void layer_norm_backward(const Tensor& g, const Tensor& x, const Tensor& weight,
   Tensor gw = dweight && weight.defined() ? empty({D}, x.dtype(), x.device()) : Tensor();
   Tensor gb = dbias ? empty({D}, x.dtype(), x.device()) : Tensor();
   if (rows) {
-    cpu::layer_norm_backward(gx, gw, gb, contiguous(g), contiguous(x), weight.defined() ? contiguous(weight) : weight,
-                             contiguous(mean), contiguous(rstd));
+    k(gx, gw, gb, contiguous(g), contiguous(x), weight.defined() ? contiguous(weight) : weight, contiguous(mean),
+      contiguous(rstd));
   } else {
     if (gw.defined()) fill_(gw, 0);
     if (gb.defined()) fill_(gb, 0);
@@ -171,18 +178,20 @@ void layer_norm_backward(const Tensor& g, const Tensor& x, const Tensor& weight,
 // ---------------------------------------------------------------- gelu
 
 Tensor gelu(const Tensor& x) {
-  check_float_cpu("gelu", x);
+  auto k = kernel("gelu", x, &Backend::gelu);
+  check_floating("gelu", x);
   Tensor xc = contiguous(x);
   Tensor y = empty(x.shape(), x.dtype(), x.device());
-  if (y.numel()) cpu::gelu(y, xc);
+  if (y.numel()) k(y, xc);
   return y;
 }
 
 Tensor gelu_backward(const Tensor& x, const Tensor& g) {
-  check_float_cpu("gelu_backward", x);
+  auto k = kernel("gelu_backward", x, &Backend::gelu_backward);
+  check_floating("gelu_backward", x);
   check_same("gelu_backward", "x", x, "gradient", g);
   Tensor dx = empty(x.shape(), x.dtype(), x.device());
-  if (dx.numel()) cpu::gelu_backward(dx, contiguous(x), contiguous(g));
+  if (dx.numel()) k(dx, contiguous(x), contiguous(g));
   return dx;
 }
 
@@ -190,7 +199,7 @@ Tensor gelu_backward(const Tensor& x, const Tensor& g) {
 
 namespace {
 void check_attention(const char* op, const Tensor& q, const Tensor& k, const Tensor& v) {
-  for (const Tensor* t : {&q, &k, &v}) check_float_cpu(op, *t);
+  for (const Tensor* t : {&q, &k, &v}) check_float(op, *t);
   HIPT_CHECK(q.dim() == 4 && k.dim() == 4 && v.dim() == 4, "{}: q, k, v must be [B, H, T, D], got q {}, k {}, v {}",
              op, q.shape().str(), k.shape().str(), v.shape().str());
   HIPT_CHECK(q.dtype() == k.dtype() && q.dtype() == v.dtype() && q.device() == k.device() && q.device() == v.device(),
@@ -203,13 +212,14 @@ void check_attention(const char* op, const Tensor& q, const Tensor& k, const Ten
 }  // namespace
 
 Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, double scale, Tensor* probs) {
+  auto kern = kernel("attention", q, &Backend::attention);
   check_attention("attention", q, k, v);
   const Shape& s = q.shape();
   const int64_t Tk = k.shape()[2];
   Tensor out = empty(s, q.dtype(), q.device());
   Tensor p = probs ? empty({s[0], s[1], s[2], Tk}, q.dtype(), q.device()) : Tensor();
   if (out.numel() && Tk) {
-    cpu::attention(out, p, gemm_rows(q), gemm_rows(k), gemm_rows(v), scale);
+    kern(out, p, gemm_rows(q), gemm_rows(k), gemm_rows(v), scale);
   } else {
     HIPT_CHECK(Tk > 0 || s[2] == 0, "attention: k {} has no keys to attend to", k.shape().str());
     fill_(out, 0);
@@ -220,6 +230,7 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, double scale
 
 void attention_backward(const Tensor& g, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& probs,
                         double scale, Tensor* dq, Tensor* dk, Tensor* dv) {
+  auto kern = kernel("attention_backward", q, &Backend::attention_backward);
   check_attention("attention_backward", q, k, v);
   check_same("attention_backward", "q", q, "gradient", g);
   const Shape& s = q.shape();
@@ -230,8 +241,7 @@ void attention_backward(const Tensor& g, const Tensor& q, const Tensor& k, const
   Tensor gk = dk ? empty(k.shape(), q.dtype(), q.device()) : Tensor();
   Tensor gv = dv ? empty(k.shape(), q.dtype(), q.device()) : Tensor();
   if (q.numel() && k.numel()) {
-    cpu::attention_backward(gq, gk, gv, gemm_rows(g), gemm_rows(q), gemm_rows(k), gemm_rows(v), contiguous(probs),
-                            scale);
+    kern(gq, gk, gv, gemm_rows(g), gemm_rows(q), gemm_rows(k), gemm_rows(v), contiguous(probs), scale);
   } else {
     for (Tensor* t : {&gq, &gk, &gv})
       if (t->defined()) fill_(*t, 0);

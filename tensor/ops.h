@@ -24,7 +24,8 @@ Tensor arange(int64_t start, int64_t end, int64_t step = 1, DType dtype = DType:
 Tensor zeros_like(const Tensor& t);
 Tensor ones_like(const Tensor& t);
 
-// Host vectors in and out (row-major). to_vector reads any layout.
+// Host vectors in and out (row-major): from_vector makes a cpu tensor; to_vector reads any layout
+// of a cpu tensor.
 template <class T> Tensor from_vector(const std::vector<T>& v, const Shape& shape);
 template <class T> std::vector<T> to_vector(const Tensor& t);
 
@@ -120,6 +121,8 @@ template <class T> Tensor from_vector(const std::vector<T>& v, const Shape& shap
 }
 
 template <class T> std::vector<T> to_vector(const Tensor& t) {
+  HIPT_CHECK(t.defined() && t.device().type == DeviceType::CPU, "to_vector: tensor {} is not on the cpu",
+             t.defined() ? t.str() : "undefined");
   Tensor c = ops::contiguous(t.dtype() == dtype_of<T>() ? t : ops::cast(t, dtype_of<T>()));
   std::vector<T> v(static_cast<size_t>(c.numel()));
   if (!v.empty()) std::memcpy(v.data(), c.raw_data(), v.size() * sizeof(T));

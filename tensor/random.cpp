@@ -27,103 +27,35 @@
 //     else 0; always the f32 layout, whatever the mask's dtype.
 #include "tensor/random.h"
 
-#include <algorithm>
 #include <cmath>
 #include <limits>
 
+#include "tensor/backend.h"
 #include "tensor/ops.h"
-#include "tensor/parallel.h"
+#include "tensor/philox.h"
 
 namespace hipt {
 namespace {
 
-constexpr uint32_t kMul0 = 0xD2511F53u, kMul1 = 0xCD9E8D57u;  // round multipliers
-constexpr uint32_t kWeyl0 = 0x9E3779B9u, kWeyl1 = 0xBB67AE85u;  // key schedule: golden ratio, sqrt(3)-1
-
-// One Philox-4x32 block with R rounds (the key is bumped between rounds, not before the first).
-template <int R> inline void philox_rounds(uint32_t c[4], uint32_t k0, uint32_t k1) {
-  for (int r = 0; r < R; ++r) {
-    if (r > 0) {
-      k0 += kWeyl0;
-      k1 += kWeyl1;
-    }
-    const uint64_t p0 = static_cast<uint64_t>(kMul0) * c[0];
-    const uint64_t p1 = static_cast<uint64_t>(kMul1) * c[2];
-    const uint32_t hi0 = static_cast<uint32_t>(p0 >> 32), lo0 = static_cast<uint32_t>(p0);
-    const uint32_t hi1 = static_cast<uint32_t>(p1 >> 32), lo1 = static_cast<uint32_t>(p1);
-    const uint32_t n0 = hi1 ^ c[1] ^ k0, n2 = hi0 ^ c[3] ^ k1;
-    c[0] = n0;
-    c[1] = lo1;
-    c[2] = n2;
-    c[3] = lo0;
-  }
+// Philox blocks a draw of n elements takes: 4 elements a block in f32 (and for every dropout mask),
+// 2 in f64.
+uint64_t blocks_for(int64_t n, DType dtype) {
+  const int64_t per_block = dtype == DType::F64 ? 2 : 4;
+  return static_cast<uint64_t>((n + per_block - 1) / per_block);
 }
-
-inline void block_words(uint64_t seed, uint64_t block, uint32_t w[4]) {
-  w[0] = static_cast<uint32_t>(block);
-  w[1] = static_cast<uint32_t>(block >> 32);
-  w[2] = 0;
-  w[3] = 0;
-  philox_rounds<10>(w, static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
-}
-
-inline double u24(uint32_t w) { return static_cast<double>(w >> 8) * 0x1p-24; }
-inline double u53(uint32_t lo, uint32_t hi) {
-  return static_cast<double>(((static_cast<uint64_t>(hi) << 32) | lo) >> 11) * 0x1p-53;
-}
-
-// Fills out[0, n) from consecutive blocks, PerBlock elements each: make(words, vals) turns one
-// block into PerBlock values. Blocks are independent, so threads split them freely.
-template <int PerBlock, class T, class Make>
-void fill_blocks(T* out, int64_t n, uint64_t seed, uint64_t first, const Make& make) {
-  const int64_t blocks = (n + PerBlock - 1) / PerBlock;
-  parallel_for(0, blocks, 4096, [&](int64_t lo, int64_t hi) {
-    for (int64_t b = lo; b < hi; ++b) {
-      uint32_t w[4];
-      block_words(seed, first + static_cast<uint64_t>(b), w);
-      double v[PerBlock];
-      make(w, v);
-      const int64_t base = b * PerBlock, m = std::min<int64_t>(PerBlock, n - base);
-      for (int64_t j = 0; j < m; ++j) out[base + j] = static_cast<T>(v[j]);
-    }
-  });
-}
-
-// Elements per Philox block in the uniform layout: 4 in f32, 2 in f64.
-int64_t per_block(DType dtype) { return dtype == DType::F64 ? 2 : 4; }
 
 void check_float(const char* op, const Shape& shape, DType dtype) {
   HIPT_CHECK(dtype == DType::F32 || dtype == DType::F64, "{}: dtype {} not supported for shape {} (f32, f64)", op,
              dtype_name(dtype), shape.str());
 }
 
-// Draws one uniform u in [0, 1) per element (the uniform / trunc_normal layout) and stores f(u).
-template <class F> Tensor draw_uniform_like(const Shape& shape, DType dtype, Generator& gen, const F& f) {
-  Tensor out = ops::empty(shape, dtype);
-  const int64_t n = out.numel();
-  const uint64_t first = gen.advance(static_cast<uint64_t>((n + per_block(dtype) - 1) / per_block(dtype)));
-  if (dtype == DType::F32) {
-    fill_blocks<4>(out.data<float>(), n, gen.seed(), first, [&](const uint32_t w[4], double v[4]) {
-      for (int j = 0; j < 4; ++j) v[j] = f(u24(w[j]));
-    });
-  } else {
-    fill_blocks<2>(out.data<double>(), n, gen.seed(), first, [&](const uint32_t w[4], double v[2]) {
-      v[0] = f(u53(w[0], w[1]));
-      v[1] = f(u53(w[2], w[3]));
-    });
-  }
-  return out;
-}
-
-double normal_cdf(double x) { return 0.5 * std::erfc(-x / std::sqrt(2.0)); }
-
 }  // namespace
 
-void philox4x32(uint64_t seed, uint64_t counter, uint32_t out[4]) { block_words(seed, counter, out); }
+void philox4x32(uint64_t seed, uint64_t counter, uint32_t out[4]) { philox::block_words(seed, counter, out); }
 
 void philox4x32_10(const uint32_t counter[4], const uint32_t key[2], uint32_t out[4]) {
   for (int i = 0; i < 4; ++i) out[i] = counter[i];
-  philox_rounds<10>(out, key[0], key[1]);
+  philox::philox_rounds<10>(out, key[0], key[1]);
 }
 
 // Inverse of erf on (-1, 1). A closed-form start (Winitzki's approximation, relative error
@@ -155,69 +87,44 @@ double erfinv(double x) {
 
 namespace ops {
 
-Tensor uniform(const Shape& shape, double low, double high, Generator& gen, DType dtype) {
+Tensor uniform(const Shape& shape, double low, double high, Generator& gen, DType dtype, Device device) {
+  auto k = kernel("uniform", device, &Backend::uniform);
   check_float("uniform", shape, dtype);
   HIPT_CHECK(std::isfinite(low) && std::isfinite(high) && low <= high,
              "uniform: need finite low <= high, got [{}, {}) for shape {}", low, high, shape.str());
-  const double span = high - low;
-  return draw_uniform_like(shape, dtype, gen, [=](double u) { return low + span * u; });
-}
-
-Tensor normal(const Shape& shape, double mean, double std, Generator& gen, DType dtype) {
-  check_float("normal", shape, dtype);
-  HIPT_CHECK(std::isfinite(mean) && std::isfinite(std) && std >= 0,
-             "normal: need finite mean and std >= 0, got mean {} std {} for shape {}", mean, std, shape.str());
-  Tensor out = ops::empty(shape, dtype);
-  const int64_t n = out.numel();
-  const double two_pi = 2.0 * M_PI;
-  auto box_muller = [&](double u1, double u2, double* v) {
-    const double r = std::sqrt(-2.0 * std::log(u1)), th = two_pi * u2;
-    v[0] = mean + std * (r * std::cos(th));
-    v[1] = mean + std * (r * std::sin(th));
-  };
-  if (dtype == DType::F32) {
-    const uint64_t first = gen.advance(static_cast<uint64_t>((n + 3) / 4));
-    fill_blocks<4>(out.data<float>(), n, gen.seed(), first, [&](const uint32_t w[4], double v[4]) {
-      box_muller(u24(w[0]) + 0x1p-24, u24(w[1]), v);
-      box_muller(u24(w[2]) + 0x1p-24, u24(w[3]), v + 2);
-    });
-  } else {
-    const uint64_t first = gen.advance(static_cast<uint64_t>((n + 1) / 2));
-    fill_blocks<2>(out.data<double>(), n, gen.seed(), first, [&](const uint32_t w[4], double v[2]) {
-      box_muller(u53(w[0], w[1]) + 0x1p-53, u53(w[2], w[3]), v);
-    });
-  }
+  Tensor out = empty(shape, dtype, device);
+  k(out, gen.seed(), gen.advance(blocks_for(out.numel(), dtype)), low, high);
   return out;
 }
 
-Tensor trunc_normal(const Shape& shape, double mean, double std, double a, double b, Generator& gen, DType dtype) {
+Tensor normal(const Shape& shape, double mean, double std, Generator& gen, DType dtype, Device device) {
+  auto k = kernel("normal", device, &Backend::normal);
+  check_float("normal", shape, dtype);
+  HIPT_CHECK(std::isfinite(mean) && std::isfinite(std) && std >= 0,
+             "normal: need finite mean and std >= 0, got mean {} std {} for shape {}", mean, std, shape.str());
+  Tensor out = empty(shape, dtype, device);
+  k(out, gen.seed(), gen.advance(blocks_for(out.numel(), dtype)), mean, std);
+  return out;
+}
+
+Tensor trunc_normal(const Shape& shape, double mean, double std, double a, double b, Generator& gen, DType dtype,
+                    Device device) {
+  auto k = kernel("trunc_normal", device, &Backend::trunc_normal);
   check_float("trunc_normal", shape, dtype);
   HIPT_CHECK(std::isfinite(mean) && std::isfinite(std) && std > 0 && a < b,
              "trunc_normal: need finite mean, std > 0 and a < b, got mean {} std {} [{}, {}] for shape {}", mean,
              std, a, b, shape.str());
-  const double lo = normal_cdf((a - mean) / std), hi = normal_cdf((b - mean) / std);
-  const double scale = std * std::sqrt(2.0);
-  return draw_uniform_like(shape, dtype, gen, [=](double u) {
-    const double p = lo + (hi - lo) * u;
-    const double x = mean + scale * erfinv(2.0 * p - 1.0);
-    return std::min(std::max(x, a), b);
-  });
+  Tensor out = empty(shape, dtype, device);
+  k(out, gen.seed(), gen.advance(blocks_for(out.numel(), dtype)), mean, std, a, b);
+  return out;
 }
 
-Tensor dropout_mask(const Shape& shape, double p, Generator& gen, DType dtype) {
+Tensor dropout_mask(const Shape& shape, double p, Generator& gen, DType dtype, Device device) {
+  auto k = kernel("dropout_mask", device, &Backend::dropout_mask);
   check_float("dropout_mask", shape, dtype);
   HIPT_CHECK(p >= 0 && p < 1, "dropout_mask: p must be in [0, 1), got {} for shape {}", p, shape.str());
-  const double keep = 1.0 - p, value = 1.0 / keep;
-  Tensor out = ops::empty(shape, dtype);
-  const int64_t n = out.numel();
-  const uint64_t first = gen.advance(static_cast<uint64_t>((n + 3) / 4));
-  auto make = [&](const uint32_t w[4], double v[4]) {
-    for (int j = 0; j < 4; ++j) v[j] = u24(w[j]) < keep ? value : 0.0;
-  };
-  if (dtype == DType::F32)
-    fill_blocks<4>(out.data<float>(), n, gen.seed(), first, make);
-  else
-    fill_blocks<4>(out.data<double>(), n, gen.seed(), first, make);
+  Tensor out = empty(shape, dtype, device);
+  k(out, gen.seed(), gen.advance(blocks_for(out.numel(), DType::F32)), p);  // always the 4-per-block layout
   return out;
 }
 

@@ -39,14 +39,18 @@ void philox4x32_10(const uint32_t counter[4], const uint32_t key[2], uint32_t ou
 // Inverse error function on [-1, 1] (±inf at ±1, NaN outside), accurate to a few ulp in double.
 double erfinv(double x);
 
+// Random tensors on `device` (the same numbers on every device: the stream depends only on the
+// generator's seed and offset).
 namespace ops {
-Tensor uniform(const Shape& shape, double low, double high, Generator& gen, DType dtype = DType::F32);
-Tensor normal(const Shape& shape, double mean, double std, Generator& gen, DType dtype = DType::F32);
+Tensor uniform(const Shape& shape, double low, double high, Generator& gen, DType dtype = DType::F32,
+               Device device = {});
+Tensor normal(const Shape& shape, double mean, double std, Generator& gen, DType dtype = DType::F32,
+              Device device = {});
 // Normal(mean, std) restricted to [a, b] (absolute bounds, as torch.nn.init.trunc_normal_).
 Tensor trunc_normal(const Shape& shape, double mean, double std, double a, double b, Generator& gen,
-                    DType dtype = DType::F32);
+                    DType dtype = DType::F32, Device device = {});
 // Bernoulli(keep_prob) mask scaled by 1/keep_prob, in x's dtype: what dropout multiplies by.
-Tensor dropout_mask(const Shape& shape, double p, Generator& gen, DType dtype = DType::F32);
+Tensor dropout_mask(const Shape& shape, double p, Generator& gen, DType dtype = DType::F32, Device device = {});
 }  // namespace ops
 
 }  // namespace hipt

@@ -15,6 +15,7 @@ Allocator* g_allocators[2] = {nullptr, nullptr};
 }
 
 void set_allocator(DeviceType type, Allocator* allocator) { g_allocators[static_cast<int>(type)] = allocator; }
+Allocator* allocator(DeviceType type) { return g_allocators[static_cast<int>(type)]; }
 
 std::shared_ptr<Storage> Storage::allocate(size_t nbytes, Device device) {
   if (device.type == DeviceType::CPU) {
@@ -26,7 +27,7 @@ std::shared_ptr<Storage> Storage::allocate(size_t nbytes, Device device) {
     return std::make_shared<Storage>(p, nbytes, device, [](void* q) { std::free(q); });
   }
   Allocator* a = g_allocators[static_cast<int>(device.type)];
-  HIPT_CHECK(a != nullptr, "no allocator for {}: this build has no CUDA backend", device.str());
+  HIPT_CHECK(a != nullptr, "no memory allocator registered for {}", device.str());
   void* p = a->allocate(nbytes, device.index);
   return std::make_shared<Storage>(p, nbytes, device, [a, device](void* q) { a->deallocate(q, device.index); });
 }

@@ -27,6 +27,7 @@ struct Allocator {
   virtual void deallocate(void* ptr, int device_index) = 0;
 };
 void set_allocator(DeviceType type, Allocator* allocator);
+Allocator* allocator(DeviceType type);  // null until a backend registers one (the CPU needs none)
 
 class Storage {
  public:

@@ -3,26 +3,14 @@
 // round identically.
 #include <cmath>
 
+#include "tensor/cpu/kernels.h"
 #include "tensor/cpu/loops.h"
-#include "tensor/dispatch.h"
-#include "tensor/optim_ops.h"
 
-namespace hipt::ops {
-namespace {
-void check_same(const char* op, const Tensor& p, const Tensor& t) {
-  check_cpu(op, t);
-  check_same_dtype(op, p, t);
-  HIPT_CHECK(p.shape() == t.shape(), "{}: shape mismatch: param {} vs {}", op, p.shape().str(), t.shape().str());
-  HIPT_CHECK(t.is_contiguous(), "{}: {} must be contiguous", op, t.str());
-}
-}  // namespace
+namespace hipt::cpu {
 
 // p, g, m, v: [n] (any shape, contiguous)
 void adamw_step(const Tensor& param, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq,
-                const AdamWHyper& h) {
-  check_floating("adamw_step", param);
-  for (const Tensor* t : {&param, &grad, &exp_avg, &exp_avg_sq}) check_same("adamw_step", param, *t);
-  HIPT_CHECK(h.step >= 1, "adamw_step: step must start at 1, got {}", h.step);
+                const ops::AdamWHyper& h) {
   const double bc1 = 1 - std::pow(h.beta1, static_cast<double>(h.step));
   const double bc2_sqrt = std::sqrt(1 - std::pow(h.beta2, static_cast<double>(h.step)));
   HIPT_DISPATCH_FLOAT("adamw_step", param.dtype(), T, {
@@ -47,8 +35,6 @@ void adamw_step(const Tensor& param, const Tensor& grad, const Tensor& exp_avg, 
 
 void sgd_step(const Tensor& param, const Tensor& grad, const Tensor& buf, double lr, double momentum,
               double weight_decay, bool first_step) {
-  check_floating("sgd_step", param);
-  for (const Tensor* t : {&param, &grad, &buf}) check_same("sgd_step", param, *t);
   HIPT_DISPATCH_FLOAT("sgd_step", param.dtype(), T, {
     T* p = param.data<T>();
     const T* g = grad.data<T>();
@@ -67,4 +53,4 @@ void sgd_step(const Tensor& param, const Tensor& grad, const Tensor& buf, double
   });
 }
 
-}  // namespace hipt::ops
+}  // namespace hipt::cpu
