@@ -18,9 +18,9 @@
 
 #include "hipt/region_encoder.h"
 #include "hipt/synthetic_slide.h"
+#include "io/magnification.h"
 #include "io/slide.h"
 #include "io/tiff_writer.h"
-#include "io/tissue.h"
 #include "tensor/ops.h"
 #include "tensor/parallel.h"
 

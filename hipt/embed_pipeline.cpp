@@ -18,6 +18,7 @@
 #include "hipt/progress.h"
 #include "hipt/region_encoder.h"
 #include "io/coords.h"
+#include "io/magnification.h"
 #include "io/safetensors.h"
 #include "io/sha256.h"
 #include "io/slide.h"

@@ -13,10 +13,10 @@
 #include "hipt/heatmap.h"
 #include "hipt/progress.h"
 #include "hipt/region_encoder.h"
+#include "io/magnification.h"
 #include "io/png.h"
 #include "io/safetensors.h"
 #include "io/slide.h"
-#include "io/tissue.h"
 #include "tensor/parallel.h"
 
 namespace hipt {

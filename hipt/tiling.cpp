@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "io/magnification.h"
+
 namespace hipt {
 
 io::TissueParams TilingOptions::tissue_params() const {

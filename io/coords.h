@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "io/tissue.h"
+#include "io/raster.h"
 
 namespace hipt::io {
 

@@ -1,76 +1,15 @@
 // Tissue segmentation and region tiling, compatible with CLAM's `segmentTissue` and
-// `process_contour` (the "fast patching" path HIPT used), without OpenCV: each image operation
-// reproduces the OpenCV function CLAM calls (named next to it), so masks, contours and region
-// coordinates come out as CLAM's do. Pure functions on u8 tensors; nothing here reads a file.
+// `process_contour` (the "fast patching" path HIPT used), without OpenCV: built on the OpenCV
+// equivalents in io/raster.h, so masks, contours and region coordinates come out as CLAM's do.
+// Pure functions on u8 tensors, plus segment_slide to read and segment a slide's level.
 #pragma once
 #include <cstdint>
-#include <functional>
-#include <map>
-#include <optional>
-#include <string>
 #include <vector>
 
+#include "io/raster.h"
 #include "tensor/tensor.h"
 
 namespace hipt::io {
-
-struct Point {
-  int64_t x = 0, y = 0;
-  bool operator==(const Point& o) const { return x == o.x && y == o.y; }
-};
-using Polygon = std::vector<Point>;  // a closed boundary: the last point joins the first
-
-struct Rect {
-  int64_t x = 0, y = 0, width = 0, height = 0;
-};
-
-// ---------------------------------------------------------------- image operations
-
-// saturation: u8 [H, W] <- rgb: u8 [H, W, C], C >= 3 (alpha ignored).
-// OpenCV's 8-bit RGB->HSV S: v = max, d = max - min, S = (d · round(255·2^12 / v) + 2^11) >> 12
-// (0 when v = 0).
-Tensor hsv_saturation(const Tensor& rgb);
-
-// blurred: u8 [H, W] <- gray: u8 [H, W]. Median of the ksize × ksize window (ksize odd), the image
-// extended by replicating its border (cv2.medianBlur).
-Tensor median_blur(const Tensor& gray, int ksize);
-
-// OpenCV's Otsu threshold on a u8 [H, W] image (THRESH_OTSU): the level t maximising the
-// between-class variance of {<= t} and {> t}; the first maximum wins.
-int otsu_threshold(const Tensor& gray);
-
-// mask: u8 [H, W] <- gray: u8 [H, W]. mask = gray > thresh ? maxval : 0 (THRESH_BINARY).
-Tensor threshold_binary(const Tensor& gray, int thresh, int maxval = 255);
-
-// closed: u8 [H, W] <- mask: u8 [H, W]. Dilation then erosion with a k × k ones kernel anchored
-// at (k/2, k/2) (cv2.morphologyEx MORPH_CLOSE): each takes the max / min over offsets
-// [-k/2, k - 1 - k/2] in both axes; outside the image counts as 0 for the dilation and 255 for
-// the erosion (OpenCV's default border), so the border never adds or removes tissue.
-Tensor morph_close(const Tensor& mask, int k);
-
-// One border found by find_contours: boundary pixels in tracing order (CHAIN_APPROX_NONE).
-struct Contour {
-  Polygon points;
-  bool is_hole = false;
-  int parent = -1;  // for a hole: the index of its outer border; -1 for an outer border
-};
-
-// Borders of the non-zero regions of u8 [H, W] (8-connected foreground), Suzuki–Abe border
-// following as cv2.findContours(RETR_CCOMP, CHAIN_APPROX_NONE) in OpenCV 4: outer borders and
-// their holes, two levels (a blob inside a hole is another outer border); the image is treated
-// as surrounded by zeros. Order as OpenCV returns it: outer borders in reverse order of discovery
-// (raster scan), each followed by its holes, also in reverse order of discovery.
-std::vector<Contour> find_contours(const Tensor& mask);
-
-// cv2.contourArea: |shoelace| over the boundary polygon (so a one-pixel-wide line has area 0).
-double contour_area(const Polygon& p);
-
-// cv2.boundingRect of integer points: width = max x - min x + 1.
-Rect bounding_rect(const Polygon& p);
-
-// cv2.pointPolygonTest(measureDist=False): +1 strictly inside, 0 on an edge or vertex, -1
-// outside (even–odd crossing count with OpenCV's edge rules).
-int point_polygon_test(const Polygon& p, double x, double y);
 
 // ---------------------------------------------------------------- segmentation (CLAM segmentTissue)
 
@@ -127,30 +66,6 @@ std::vector<Point> region_grid(const Segmentation& seg, int64_t width0, int64_t 
 // the mask edge count as background.
 double tissue_fraction(const Segmentation& seg, int64_t x, int64_t y, int64_t size);
 
-// ---------------------------------------------------------------- magnification and region reads
-
-// The scan's objective magnification: `override_mag` if given, else from openslide.mpp-x
-// (40 when mpp < 0.375, 20 when < 0.75, 10 when < 1.5, else 5 — scanners report 0.2–0.27 for
-// 40x, 0.45–0.55 for 20x), else openslide.objective-power. Throws naming `what` when none is
-// known or the value is not a positive number.
-double slide_magnification(const std::map<std::string, std::string>& properties,
-                           std::optional<double> override_mag, const std::string& what);
-
-// Level-0 side of a region that becomes `size` pixels at `target_mag` (4096 at 20x -> 8192 on a
-// 40x scan). Throws unless the ratio mag/target_mag gives a whole number of pixels.
-int64_t level0_region_size(double magnification, int64_t size = 4096, double target_mag = 20);
-
-// Reads RGBA u8 [h, w, 4] (non-premultiplied) from level 0 of a slide at level-0 (x, y).
-using RegionReader = std::function<Tensor(int64_t x, int64_t y, int64_t w, int64_t h)>;
-
-// rgb: u8 [size, size, 3]. Reads the level-0 square of level0_region_size(magnification, size)
-// at (x, y) and brings it to `size` by an exact box average of each f × f block (f = integer ratio,
-// rounded half up), which for the 2x case of a 40x scan is the 2 × 2 mean. Alpha: dropped
-// (transparent pixels past the slide edge are black, as PIL's convert('RGB') gives CLAM), or
-// with white_background composited over white.
-Tensor read_region_at_target_mag(const RegionReader& read, int64_t x, int64_t y, double magnification,
-                                 int64_t size = 4096, bool white_background = false, double target_mag = 20);
-
 // ---------------------------------------------------------------- on a Slide
 
 class Slide;
@@ -163,9 +78,5 @@ int default_segmentation_level(const Slide& slide);
 // RGBA pixels (for drawing on). Throws naming the slide when the level does not exist.
 Segmentation segment_slide(const Slide& slide, int level, const TissueParams& params = {},
                            Tensor* level_image = nullptr);
-
-// read_region_at_target_mag on level 0 of `slide`.
-Tensor read_region_at_target_mag(const Slide& slide, int64_t x, int64_t y, double magnification,
-                                 int64_t size = 4096, bool white_background = false, double target_mag = 20);
 
 }  // namespace hipt::io

@@ -18,9 +18,9 @@
 
 #include "hipt/embed_pipeline.h"
 #include "hipt/region_encoder.h"
+#include "io/magnification.h"
 #include "io/safetensors.h"
 #include "io/tiff_writer.h"
-#include "io/tissue.h"
 #include "slide_testing.h"
 #include "vit_fixture_formula.h"
 

@@ -11,11 +11,11 @@
 
 #include "hipt/heatmap.h"
 #include "hipt/region_encoder.h"
+#include "io/magnification.h"
 #include "io/png.h"
 #include "io/safetensors.h"
 #include "io/slide.h"
 #include "io/tiff_writer.h"
-#include "io/tissue.h"
 #include "slide_testing.h"
 #include "testing.h"
 #include "vit_fixture_formula.h"

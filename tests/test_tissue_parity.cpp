@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "io/png.h"
+#include "io/raster.h"
 #include "io/slide.h"
 #include "io/tissue.h"
 #include "slide_testing.h"
