@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds and runs the whole test suite twice: the normal (Release, CUDA when nvcc exists) build,
 # then an AddressSanitizer + UndefinedBehaviorSanitizer build without CUDA that skips the tests
-# named *Heavy* (large shapes that take minutes under the sanitizers).
+# named *Heavy* (large shapes that take minutes under the sanitizers). In between, the Release
+# build is installed into a temporary prefix and examples/consumer is built and run against it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -13,6 +14,15 @@ echo "== release build"
 cmake -S . -B build -G Ninja -DHIPT_WERROR=ON "${cuda_flag[@]}" >/dev/null
 cmake --build build -j "$jobs"
 (cd build && ctest --output-on-failure -j "$jobs")
+
+echo "== install, then examples/consumer against the installed package"
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+cmake --install build --prefix "$scratch/prefix" >/dev/null
+cmake -S examples/consumer -B "$scratch/consumer" -G Ninja -DCMAKE_PREFIX_PATH="$scratch/prefix" \
+  -DHIPT_TESTS_DIR="$PWD/tests" >/dev/null
+cmake --build "$scratch/consumer"
+"$scratch/consumer/hipt_consumer" tests/data/vit256_patch.safetensors "$scratch/vit256.safetensors"
 
 echo "== sanitizer build (address, undefined)"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHIPT_SANITIZE=ON \
