@@ -1,0 +1,128 @@
+# Checks the include layering of the source rooms:
+#   cmake -DROOT=<source tree> -P tests/check_layering.cmake
+# Every .h/.cpp/.cu/.cuh file under a room is scanned for `#include "..."`; an include of a project
+# header from a room the including room may not use is reported as
+#   file:line: includes X, but <room> may include only ...
+# and the script fails when there is at least one. A room may always include itself. Files outside
+# the rooms (tests/, bench/, examples/, fuzz/, tools/) are not checked; a source file under hipt/
+# that is in none of hipt's rooms is itself reported. ROOT defaults to the tree holding this script.
+
+cmake_minimum_required(VERSION 3.20)
+
+if(NOT DEFINED ROOT)
+  get_filename_component(ROOT "${CMAKE_CURRENT_LIST_DIR}/.." ABSOLUTE)
+endif()
+get_filename_component(ROOT "${ROOT}" ABSOLUTE)
+if(NOT IS_DIRECTORY "${ROOT}")
+  message(FATAL_ERROR "check_layering: ROOT ${ROOT} is not a directory")
+endif()
+
+# The table: each room and the rooms it may include besides itself. Longer names come first so
+# that hipt/models is matched before hipt.
+set(ROOMS hipt/models hipt/pipeline hipt/train hipt/cli tensor cuda autograd nn io)
+set(MAY_tensor "")
+set(MAY_cuda tensor)
+set(MAY_autograd tensor)
+set(MAY_nn tensor autograd)
+set(MAY_io tensor)
+set(MAY_hipt_models tensor autograd nn io)
+set(MAY_hipt_pipeline tensor autograd nn io hipt/models)
+set(MAY_hipt_train tensor autograd nn io hipt/models hipt/pipeline)
+set(MAY_hipt_cli ANYTHING)
+
+# The room a root-relative path belongs to: one of ROOMS, "hipt" for a path under hipt/ outside
+# its rooms, the top-level folder for other project paths, or "" for a header from elsewhere.
+function(room_of path out)
+  foreach(room IN LISTS ROOMS)
+    if(path STREQUAL room OR path MATCHES "^${room}/")
+      set(${out} "${room}" PARENT_SCOPE)
+      return()
+    endif()
+  endforeach()
+  if(path MATCHES "^hipt/")
+    set(${out} "hipt" PARENT_SCOPE)
+    return()
+  endif()
+  if(path MATCHES "^([^/]+)/" AND IS_DIRECTORY "${ROOT}/${CMAKE_MATCH_1}")
+    set(${out} "${CMAKE_MATCH_1}" PARENT_SCOPE)
+    return()
+  endif()
+  set(${out} "" PARENT_SCOPE)
+endfunction()
+
+set(sources "")
+foreach(top tensor cuda autograd nn io hipt)
+  if(IS_DIRECTORY "${ROOT}/${top}")
+    file(GLOB_RECURSE found RELATIVE "${ROOT}" LIST_DIRECTORIES false
+         "${ROOT}/${top}/*.h" "${ROOT}/${top}/*.cpp" "${ROOT}/${top}/*.cu" "${ROOT}/${top}/*.cuh")
+    list(APPEND sources ${found})
+  endif()
+endforeach()
+list(SORT sources)
+if(NOT sources)
+  message(FATAL_ERROR "check_layering: no source files under ${ROOT}/{tensor,cuda,autograd,nn,io,hipt}")
+endif()
+
+set(violations 0)
+foreach(src IN LISTS sources)
+  room_of("${src}" room)
+  if(room STREQUAL "hipt")
+    message("${src}:1: is in hipt/ but in none of its rooms (hipt/models, hipt/pipeline, hipt/train, hipt/cli)")
+    math(EXPR violations "${violations} + 1")
+    continue()
+  endif()
+  string(REPLACE "/" "_" key "${room}")
+  set(may ${MAY_${key}})
+  if(may STREQUAL "ANYTHING")
+    continue()
+  endif()
+  get_filename_component(src_dir "${src}" DIRECTORY)
+
+  # One list element per line: the characters that list splitting treats specially are masked
+  # first, so line numbers stay exact.
+  file(READ "${ROOT}/${src}" text)
+  if(NOT text MATCHES "#[ \t]*include[ \t]*\"")
+    continue()
+  endif()
+  string(REPLACE "\\" "/" text "${text}")
+  string(REPLACE ";" "," text "${text}")
+  string(REPLACE "[" "(" text "${text}")
+  string(REPLACE "]" ")" text "${text}")
+  string(REPLACE "\n" ";" lines "${text}")
+  set(lineno 0)
+  foreach(line IN LISTS lines)
+    math(EXPR lineno "${lineno} + 1")
+    if(NOT line MATCHES "^[ \t]*#[ \t]*include[ \t]*\"([^\"]+)\"")
+      continue()
+    endif()
+    set(inc "${CMAKE_MATCH_1}")
+    # A quoted include is looked up next to the including file first, as the compiler does.
+    if(EXISTS "${ROOT}/${src_dir}/${inc}")
+      get_filename_component(target "${ROOT}/${src_dir}/${inc}" ABSOLUTE)
+      file(RELATIVE_PATH target "${ROOT}" "${target}")
+    else()
+      set(target "${inc}")
+    endif()
+    room_of("${target}" inc_room)
+    if(inc_room STREQUAL "" OR inc_room STREQUAL room)
+      continue()
+    endif()
+    list(FIND may "${inc_room}" allowed)
+    if(allowed EQUAL -1)
+      if(may)
+        list(JOIN may "/, " may_text)
+        set(may_text "${room}/, ${may_text}/")
+      else()
+        set(may_text "${room}/")
+      endif()
+      message("${src}:${lineno}: includes ${inc}, but ${room}/ may include only ${may_text}")
+      math(EXPR violations "${violations} + 1")
+    endif()
+  endforeach()
+endforeach()
+
+list(LENGTH sources nsources)
+if(violations GREATER 0)
+  message(FATAL_ERROR "check_layering: ${violations} layering violation(s) in ${nsources} files under ${ROOT}")
+endif()
+message(STATUS "check_layering: ${nsources} files, includes follow the layering")
