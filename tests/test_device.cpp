@@ -15,5 +15,5 @@ TEST(Device, CudaRuntimeReportsDeviceOrReason) {
 TEST(Device, NoCudaWorkWithoutABackend) {
   EXPECT_FALSE(cuda::why_no_gpu().empty() && cuda::device_count() == 0);
   hipt::testing::expect_error([] { ops::empty({2}, DType::F32, Device{DeviceType::CUDA, 0}); },
-                        {"no allocator for cuda:0"});
+                        {"empty: no kernel for cuda:0"});
 }
