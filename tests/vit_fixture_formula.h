@@ -1,7 +1,8 @@
 // The C++ twin of the weight and input formulas in scripts/make_vit_fixtures.py (read its top
 // comment): both sides build the same models and inputs from a hash, so only outputs are committed.
+// Needs the engine alone (no GoogleTest), so programs outside the tests (examples/consumer) use it too.
 #pragma once
-#include <gtest/gtest.h>
+#include <fmt/core.h>
 
 #include <algorithm>
 #include <cmath>
@@ -13,10 +14,13 @@
 
 namespace hipt::testing {
 
-// max|got - want| / max|want|, the parity measure of the model tests (after checking shapes agree).
+// max|got - want| / max|want|, the parity measure of the model tests; infinite (and said on stderr)
+// when the shapes differ.
 inline double relative_error(const Tensor& got, const Tensor& want, const std::string& what = "") {
-  EXPECT_EQ(got.shape(), want.shape()) << what << ": " << got.shape().str() << " vs " << want.shape().str();
-  if (got.shape() != want.shape()) return INFINITY;
+  if (got.shape() != want.shape()) {
+    fmt::print(stderr, "{}: shape {} vs {}\n", what, got.shape().str(), want.shape().str());
+    return INFINITY;
+  }
   std::vector<double> g = ops::to_vector<double>(got), w = ops::to_vector<double>(want);
   double diff = 0, ref = 0;
   for (size_t i = 0; i < g.size(); ++i) {
@@ -92,8 +96,10 @@ inline void set_fixture_weights(const nn::Module& m) {
   }
 }
 
+#ifdef HIPT_TEST_DATA
 inline io::TensorMap read_fixture(const std::string& name) {
   return io::read_safetensors(std::string(HIPT_TEST_DATA) + "/" + name);
 }
+#endif
 
 }  // namespace hipt::testing
