@@ -16,8 +16,8 @@
 #include <string>
 #include <unistd.h>
 
-#include "hipt/region_encoder.h"
-#include "hipt/synthetic_slide.h"
+#include "hipt/models/region_encoder.h"
+#include "hipt/pipeline/synthetic_slide.h"
 #include "io/slide.h"
 #include "io/tiff_writer.h"
 #include "io/tissue.h"

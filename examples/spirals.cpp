@@ -1,4 +1,4 @@
-#include "hipt/spirals.h"
+#include "examples/spirals.h"
 
 #include <chrono>
 #include <cmath>

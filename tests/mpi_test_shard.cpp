@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "hipt/shard.h"
+#include "hipt/pipeline/shard.h"
 
 namespace {
 using namespace hipt;

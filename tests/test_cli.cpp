@@ -6,10 +6,10 @@
 #include <cstdio>
 #include <fstream>
 
+#include "hipt/models/region_encoder.h"
 #include "io/png.h"
 #include "io/safetensors.h"
 #include "tensor/ops.h"
-#include "hipt/region_encoder.h"
 #include "testing.h"
 #include "vit_fixture_formula.h"
 

@@ -9,8 +9,8 @@
 #include <filesystem>
 #include <random>
 
-#include "hipt/heatmap.h"
-#include "hipt/region_encoder.h"
+#include "hipt/models/region_encoder.h"
+#include "hipt/pipeline/heatmap.h"
 #include "io/png.h"
 #include "io/safetensors.h"
 #include "io/slide.h"

@@ -4,7 +4,7 @@
 
 #include <sys/wait.h>
 
-#include "hipt/presets.h"
+#include "hipt/pipeline/presets.h"
 #include "io/png.h"
 #include "io/tiff_writer.h"
 #include "slide_testing.h"

@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <string>
 
-#include "hipt/progress.h"
+#include "hipt/pipeline/progress.h"
 
 namespace {
 

@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <optional>
 
-#include "hipt/shard.h"
+#include "hipt/pipeline/shard.h"
 #include "testing.h"
 
 namespace {

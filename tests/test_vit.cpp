@@ -5,8 +5,8 @@
 #include <sstream>
 
 #include "autograd/nn_functions.h"
-#include "hipt/region_encoder.h"
-#include "hipt/vit.h"
+#include "hipt/models/region_encoder.h"
+#include "hipt/models/vit.h"
 #include "nn/optim.h"
 #include "testing.h"
 #include "vit_fixture_formula.h"

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "hipt/tiling.h"
+#include "hipt/pipeline/tiling.h"
 
 namespace hipt {
 

@@ -4,8 +4,8 @@
 
 #include <filesystem>
 
-#include "hipt/checkpoint.h"
-#include "hipt/commands.h"
+#include "hipt/cli/commands.h"
+#include "hipt/models/checkpoint.h"
 
 namespace hipt {
 

@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "hipt/commands.h"
-#include "hipt/synthetic_slide.h"
-#include "hipt/vit.h"
+#include "hipt/cli/commands.h"
+#include "hipt/models/vit.h"
+#include "hipt/pipeline/synthetic_slide.h"
 #include "io/coords.h"
 #include "io/safetensors.h"
 

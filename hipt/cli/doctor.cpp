@@ -2,8 +2,8 @@
 #include <fmt/core.h>
 
 #include "cuda/runtime.h"
-#include "hipt/commands.h"
-#include "hipt/shard.h"
+#include "hipt/cli/commands.h"
+#include "hipt/pipeline/shard.h"
 #include "tensor/cpu/cpu_features.h"
 #include "tensor/cpu/gemm.h"
 #include "tensor/parallel.h"

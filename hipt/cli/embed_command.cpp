@@ -11,9 +11,9 @@
 #include <filesystem>
 
 #include "cuda/runtime.h"
-#include "hipt/commands.h"
-#include "hipt/embed_pipeline.h"
-#include "hipt/shard.h"
+#include "hipt/cli/commands.h"
+#include "hipt/pipeline/embed_pipeline.h"
+#include "hipt/pipeline/shard.h"
 #include "tensor/parallel.h"
 
 namespace hipt {

@@ -5,10 +5,10 @@
 #include <chrono>
 #include <filesystem>
 
-#include "hipt/checkpoint.h"
-#include "hipt/commands.h"
-#include "hipt/progress.h"
-#include "hipt/region_encoder.h"
+#include "hipt/cli/commands.h"
+#include "hipt/models/checkpoint.h"
+#include "hipt/models/region_encoder.h"
+#include "hipt/pipeline/progress.h"
 #include "io/png.h"
 #include "io/safetensors.h"
 

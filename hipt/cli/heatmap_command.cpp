@@ -8,11 +8,11 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "hipt/checkpoint.h"
-#include "hipt/commands.h"
-#include "hipt/heatmap.h"
-#include "hipt/progress.h"
-#include "hipt/region_encoder.h"
+#include "hipt/cli/commands.h"
+#include "hipt/models/checkpoint.h"
+#include "hipt/models/region_encoder.h"
+#include "hipt/pipeline/heatmap.h"
+#include "hipt/pipeline/progress.h"
 #include "io/png.h"
 #include "io/safetensors.h"
 #include "io/slide.h"

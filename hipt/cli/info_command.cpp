@@ -1,10 +1,9 @@
-// hipt info / hipt read-region: the slide reader from the command line.
+// hipt info: a slide's levels, properties and associated images as one JSON object.
 #include <fmt/core.h>
 
 #include <nlohmann/json.hpp>
 
-#include "hipt/commands.h"
-#include "io/png.h"
+#include "hipt/cli/commands.h"
 #include "io/slide.h"
 
 namespace hipt {
@@ -28,12 +27,6 @@ int run_slide_info(const std::string& path) {
   out["associated_images"] = slide->associated_image_names();
   // TIFF strings are not always UTF-8: invalid bytes become U+FFFD rather than failing the dump.
   fmt::print("{}\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
-  return 0;
-}
-
-int run_read_region(const ReadRegionOptions& opts) {
-  auto slide = io::Slide::open(opts.slide);
-  io::write_png(opts.out, slide->read_region(opts.x, opts.y, opts.level, opts.width, opts.height));
   return 0;
 }
 

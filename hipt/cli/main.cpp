@@ -6,8 +6,9 @@
 #include <cstdio>
 #include <exception>
 
-#include "hipt/commands.h"
-#include "hipt/presets.h"
+#include "cuda/runtime.h"
+#include "hipt/cli/commands.h"
+#include "hipt/pipeline/presets.h"
 #include "tensor/error.h"
 
 namespace {
@@ -45,6 +46,7 @@ void add_tiling_flags(CLI::App* cmd, hipt::TilingOptions& t) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  hipt::cuda::register_backend();
   CLI::App app{"hipt: HIPT (CVPR 2022) on a from-scratch C++ tensor engine"};
   app.set_version_flag("--version", std::string("hipt ") + HIPT_VERSION);
   app.require_subcommand(0, 1);

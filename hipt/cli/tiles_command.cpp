@@ -6,8 +6,8 @@
 
 #include <algorithm>
 
-#include "hipt/commands.h"
-#include "hipt/tiling.h"
+#include "hipt/cli/commands.h"
+#include "hipt/pipeline/tiling.h"
 #include "io/coords.h"
 #include "io/png.h"
 #include "io/slide.h"

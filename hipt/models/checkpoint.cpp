@@ -1,4 +1,4 @@
-#include "hipt/checkpoint.h"
+#include "hipt/models/checkpoint.h"
 
 #include <sstream>
 

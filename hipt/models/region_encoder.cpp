@@ -1,4 +1,4 @@
-#include "hipt/region_encoder.h"
+#include "hipt/models/region_encoder.h"
 
 #include <array>
 #include <chrono>

@@ -8,7 +8,7 @@
 #include <functional>
 #include <memory>
 
-#include "hipt/vit.h"
+#include "hipt/models/vit.h"
 
 namespace hipt {
 

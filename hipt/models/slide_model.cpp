@@ -1,4 +1,4 @@
-#include "hipt/slide_model.h"
+#include "hipt/models/slide_model.h"
 
 #include <cmath>
 

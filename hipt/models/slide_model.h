@@ -7,7 +7,7 @@
 #pragma once
 #include <memory>
 
-#include "hipt/vit.h"
+#include "hipt/models/vit.h"
 #include "nn/transformer.h"
 
 namespace hipt {

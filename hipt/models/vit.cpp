@@ -1,4 +1,4 @@
-#include "hipt/vit.h"
+#include "hipt/models/vit.h"
 
 #include <cstring>
 

@@ -1,4 +1,4 @@
-#include "hipt/embed_pipeline.h"
+#include "hipt/pipeline/embed_pipeline.h"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -14,9 +14,9 @@
 #include <optional>
 #include <thread>
 
-#include "hipt/checkpoint.h"
-#include "hipt/progress.h"
-#include "hipt/region_encoder.h"
+#include "hipt/models/checkpoint.h"
+#include "hipt/models/region_encoder.h"
+#include "hipt/pipeline/progress.h"
 #include "io/coords.h"
 #include "io/safetensors.h"
 #include "io/sha256.h"

@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "hipt/tiling.h"
-#include "hipt/vit.h"
+#include "hipt/models/vit.h"
+#include "hipt/pipeline/tiling.h"
 
 namespace hipt {
 

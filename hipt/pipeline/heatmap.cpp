@@ -1,4 +1,4 @@
-#include "hipt/heatmap.h"
+#include "hipt/pipeline/heatmap.h"
 
 #include <algorithm>
 #include <cmath>

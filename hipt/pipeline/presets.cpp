@@ -1,6 +1,6 @@
 // CLAM preset CSVs onto TilingOptions. CLAM reads them with pandas (header row, first value row);
 // this reader takes the same files unchanged, plus '#' comment lines in ours.
-#include "hipt/presets.h"
+#include "hipt/pipeline/presets.h"
 
 #include <algorithm>
 #include <charconv>

@@ -3,7 +3,7 @@
 #pragma once
 #include <string>
 
-#include "hipt/tiling.h"
+#include "hipt/pipeline/tiling.h"
 
 namespace hipt {
 

@@ -1,4 +1,4 @@
-#include "hipt/progress.h"
+#include "hipt/pipeline/progress.h"
 
 #include <fmt/core.h>
 #include <unistd.h>

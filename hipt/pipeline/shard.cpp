@@ -1,6 +1,6 @@
 // Shards of a slide list, and the MPI world when hipt was built with it (HIPT_HAVE_MPI is defined
 // for this file only).
-#include "hipt/shard.h"
+#include "hipt/pipeline/shard.h"
 
 #include <charconv>
 #include <climits>

@@ -1,4 +1,4 @@
-#include "hipt/synthetic_slide.h"
+#include "hipt/pipeline/synthetic_slide.h"
 
 #include <algorithm>
 #include <cmath>

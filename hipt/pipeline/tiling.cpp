@@ -1,4 +1,4 @@
-#include "hipt/tiling.h"
+#include "hipt/pipeline/tiling.h"
 
 #include <fmt/format.h>
 
