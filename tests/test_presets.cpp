@@ -1,4 +1,4 @@
-// hipt/presets: CLAM's preset CSVs (its own files, unchanged, and ours in presets/), their refusals,
+// hipt/pipeline/presets: CLAM's preset CSVs (its own files, unchanged, and ours in presets/), their refusals,
 // and `--preset` on the command line, where explicit flags win.
 #include <nlohmann/json.hpp>
 

@@ -1,4 +1,4 @@
-// hipt/vit.h and hipt/region_encoder.h against PyTorch 1.13: the reference modules are built by
+// hipt/models/vit.h and hipt/models/region_encoder.h against PyTorch 1.13: the reference modules are built by
 // scripts/make_vit_fixtures.py with weights and inputs from tests/vit_fixture_formula.h's formulas.
 // Forward tolerance: max|ours - torch| / max|torch| <= 1e-5 per output (f32 on both sides).
 #include <cmath>

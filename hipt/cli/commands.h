@@ -1,4 +1,4 @@
-// The subcommands of the hipt CLI, one function each (hipt/main.cpp parses the flags).
+// The subcommands of the hipt CLI, one function each (hipt/cli/main.cpp parses the flags).
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -11,7 +11,7 @@ namespace hipt {
 
 int run_doctor();
 
-// hipt demo (hipt/demo.cpp): a synthetic slide (unless `slide`), random-init weights (unless
+// hipt demo (hipt/cli/demo.cpp): a synthetic slide (unless `slide`), random-init weights (unless
 // `vit256`/`vit4k`), then tiles -> embed -> heatmap of the first region, all under out_dir.
 struct DemoOptions {
   std::string slide;          // "": write out_dir/synthetic.svs and use it
@@ -34,13 +34,13 @@ struct ReadRegionOptions {
 // hipt read-region: an RGBA PNG of the region, written atomically.
 int run_read_region(const ReadRegionOptions& opts);
 
-// hipt tiles: tissue segmentation and the region grid of one slide (hipt/tiles_command.cpp).
+// hipt tiles: tissue segmentation and the region grid of one slide (hipt/cli/tiles_command.cpp).
 struct TilesOptions {
   std::string slide, out_csv, mask_png, thumbnail_png;
   TilingOptions tiling;
 };
 int run_tiles(const TilesOptions& opts);
-// Writes the backbone state dict of `input` (hipt/checkpoint.h rules) to `output` (.safetensors).
+// Writes the backbone state dict of `input` (hipt/models/checkpoint.h rules) to `output` (.safetensors).
 struct ConvertCheckpointOptions {
   std::string input, output;
   bool student = false;
@@ -57,7 +57,7 @@ struct EmbedRegionOptions {
 int run_embed_region(const EmbedRegionOptions& opts);
 
 // hipt embed: whole slides -> tissue -> regions -> HIPT-4K features, one .safetensors per slide
-// in out_dir (hipt/embed_command.cpp). Returns 0 when every slide succeeded (or was skipped as
+// in out_dir (hipt/cli/embed_command.cpp). Returns 0 when every slide succeeded (or was skipped as
 // already done), 1 when any failed (each failure is reported in the JSON summary and on stderr).
 struct EmbedOptions {
   std::vector<std::string> slides;
@@ -76,7 +76,7 @@ struct EmbedOptions {
 };
 int run_embed(const EmbedOptions& opts);
 
-// hipt heatmap: attention heatmaps of one region (hipt/heatmap_command.cpp): the ViT-256 and
+// hipt heatmap: attention heatmaps of one region (hipt/cli/heatmap_command.cpp): the ViT-256 and
 // ViT-4K last-block [CLS] attention per head, percentile-ranked, coloured and blended over the
 // region, as PNGs in out_dir, plus the raw maps as .safetensors and a JSON summary on stdout.
 struct HeatmapOptions {
@@ -98,7 +98,7 @@ struct HeatmapOptions {
 int run_heatmap(const HeatmapOptions& opts);
 
 // The --device flag of embed and heatmap: "cpu" passes; "cuda" is refused with the reason (no GPU,
-// or the CUDA tensor backend not there yet); anything else names the flag (hipt/embed_command.cpp).
+// or the CUDA tensor backend not there yet); anything else names the flag (hipt/cli/embed_command.cpp).
 void check_device_flag(const std::string& device);
 
 }  // namespace hipt

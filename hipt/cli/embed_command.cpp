@@ -1,5 +1,5 @@
 // hipt embed: a list of whole slides -> one .safetensors of HIPT-4K features per slide
-// (hipt/embed_pipeline.h), split over --shard and MPI ranks, with one JSON summary on stdout.
+// (hipt/pipeline/embed_pipeline.h), split over --shard and MPI ranks, with one JSON summary on stdout.
 // Everything that can be checked for the whole list (names, checkpoints, device, --coords) is
 // checked before the first slide; after that a bad slide is reported and the others go on.
 #include <fmt/format.h>

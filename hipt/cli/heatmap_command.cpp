@@ -1,7 +1,7 @@
 // hipt heatmap: the hierarchical attention heatmaps of one region (reference:
 // HIPT_4K/hipt_4k.py get_region_attention_heatmaps). Reads the region from the slide, runs both
 // ViTs keeping the last blocks' [CLS] attention, and writes per head a ViT-256 and a ViT-4K map
-// blended over the region (hipt/heatmap.h does the maths), the region itself, and the raw maps.
+// blended over the region (hipt/pipeline/heatmap.h does the maths), the region itself, and the raw maps.
 #include <fmt/core.h>
 
 #include <chrono>

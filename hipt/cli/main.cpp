@@ -13,7 +13,7 @@
 
 namespace {
 
-// CLAM's segmentation and patching flags, with its names and defaults (hipt/tiling.h).
+// CLAM's segmentation and patching flags, with its names and defaults (hipt/pipeline/tiling.h).
 void add_tiling_flags(CLI::App* cmd, hipt::TilingOptions& t) {
   // First: CLI11 runs option callbacks in definition order, so the flags below, when given, override
   // the preset's values wherever they stand on the command line.

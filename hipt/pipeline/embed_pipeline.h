@@ -29,7 +29,7 @@ struct EmbedModels {
   std::string weights;                      // "teacher" or "student" (the part asked for)
 };
 
-// Loads both backbones (hipt/checkpoint.h rules) and hashes each file once. Throws hipt::Error
+// Loads both backbones (hipt/models/checkpoint.h rules) and hashes each file once. Throws hipt::Error
 // naming the file that is missing or does not fit its model.
 EmbedModels load_embed_models(const std::string& vit256_path, const std::string& vit4k_path, bool student);
 
