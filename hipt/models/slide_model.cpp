@@ -1,23 +1,13 @@
 #include "hipt/models/slide_model.h"
 
-#include <cmath>
-
 #include "autograd/nn_functions.h"
 
 namespace hipt {
 
-namespace {
-// A container whose children the owner names itself (nn.Sequential with parameter-free members
-// skipped, e.g. Linear "0", Tanh "1", Dropout "2").
-struct Sequential : nn::Module {
-  using nn::Module::register_module;
-};
-}  // namespace
-
 GatedAttention::GatedAttention(int64_t L, int64_t D, bool dropout, int64_t n_classes, Generator& init,
                                nn::GeneratorPtr gen, DType dtype) {
   auto branch = [&](const char* name, std::shared_ptr<nn::Dropout>* drop) {
-    auto seq = register_module(name, std::make_shared<Sequential>());
+    auto seq = register_module(name, std::make_shared<nn::Sequential>());
     auto fc = seq->register_module("0", std::make_shared<nn::Linear>(L, D, true, init, dtype));
     if (dropout) *drop = seq->register_module("2", std::make_shared<nn::Dropout>(0.25, gen));
     return fc;
@@ -34,59 +24,6 @@ Tensor GatedAttention::forward(const Tensor& h) const {
   if (drop_a) a = drop_a->forward(a);
   if (drop_b) b = drop_b->forward(b);
   return fc_c->forward(mul(a, b));
-}
-
-MultiheadSelfAttention::MultiheadSelfAttention(int64_t dim, int64_t heads_, double dropout, Generator& init,
-                                               nn::GeneratorPtr gen, DType dtype)
-    : heads(heads_) {
-  HIPT_CHECK(heads > 0 && dim % heads == 0, "MultiheadSelfAttention: dim {} is not a multiple of heads {}", dim,
-             heads);
-  const double bound = std::sqrt(6.0 / static_cast<double>(dim + 3 * dim));  // xavier_uniform_ on [3E, E]
-  in_proj_weight = register_parameter("in_proj_weight", ops::uniform({3 * dim, dim}, -bound, bound, init, dtype));
-  in_proj_bias = register_parameter("in_proj_bias", ops::zeros({3 * dim}, dtype));
-  out_proj = register_module("out_proj", std::make_shared<nn::Linear>(dim, dim, true, init, dtype));
-  ops::fill_(out_proj->bias, 0);
-  // A float in PyTorch, a parameter-free child here so that train()/eval() reach it.
-  attn_drop = register_module("attn_drop", std::make_shared<nn::Dropout>(dropout, std::move(gen)));
-}
-
-Tensor MultiheadSelfAttention::forward(const Tensor& x) const {
-  const int64_t E = in_proj_weight.size(1);
-  HIPT_CHECK(x.dim() == 3 && x.size(2) == E, "MultiheadSelfAttention: x must be [B, T, {}], got {}", E, x.str());
-  const int64_t B = x.size(0), T = x.size(1), D = E / heads;
-  const double scale = 1.0 / std::sqrt(static_cast<double>(D));
-  // [B, T, 3E] as [B, T, 3, H, D]: q, k, v are strided [B, H, T, D] views.
-  Tensor qkv = reshape(add(matmul(x, in_proj_weight, false, true), in_proj_bias), {B, T, 3, heads, D});
-  Tensor q = permute(select(qkv, 2, 0), {0, 2, 1, 3});
-  Tensor k = permute(select(qkv, 2, 1), {0, 2, 1, 3});
-  Tensor v = permute(select(qkv, 2, 2), {0, 2, 1, 3});
-  Tensor o;
-  if (attn_drop->training() && attn_drop->p > 0) {
-    // Dropout sits between softmax and ·v, so the fused op cannot run.
-    o = matmul(attn_drop->forward(softmax(mul(matmul(q, k, false, true), scale), -1)), v);
-  } else {
-    o = attention(q, k, v, scale);
-  }
-  return out_proj->forward(reshape(permute(o, {0, 2, 1, 3}), {B, T, E}));
-}
-
-TransformerEncoderLayer::TransformerEncoderLayer(int64_t dim, int64_t heads, int64_t ff, double p, Generator& init,
-                                                 nn::GeneratorPtr gen, DType dtype) {
-  // PyTorch's registration order, which is the state dict's order.
-  self_attn = register_module("self_attn", std::make_shared<MultiheadSelfAttention>(dim, heads, p, init, gen, dtype));
-  linear1 = register_module("linear1", std::make_shared<nn::Linear>(dim, ff, true, init, dtype));
-  dropout = register_module("dropout", std::make_shared<nn::Dropout>(p, gen));
-  linear2 = register_module("linear2", std::make_shared<nn::Linear>(ff, dim, true, init, dtype));
-  norm1 = register_module("norm1", std::make_shared<nn::LayerNorm>(dim, 1e-5, dtype));
-  norm2 = register_module("norm2", std::make_shared<nn::LayerNorm>(dim, 1e-5, dtype));
-  dropout1 = register_module("dropout1", std::make_shared<nn::Dropout>(p, gen));
-  dropout2 = register_module("dropout2", std::make_shared<nn::Dropout>(p, gen));
-}
-
-Tensor TransformerEncoderLayer::forward(const Tensor& x) const {
-  Tensor y = norm1->forward(add(x, dropout1->forward(self_attn->forward(x))));
-  Tensor ff = linear2->forward(dropout->forward(relu(linear1->forward(y))));
-  return norm2->forward(add(y, dropout2->forward(ff)));
 }
 
 LinearReluDropout::LinearReluDropout(int64_t in, int64_t out, double p, Generator& init, nn::GeneratorPtr gen,
@@ -111,11 +48,12 @@ void HiptGlobalModel::add_global_path() {
   const SlideModelConfig& c = config_;
   global_phi = register_module("global_phi",
                                std::make_shared<LinearReluDropout>(c.dim, c.dim, c.dropout, init_gen_, gen_, c.dtype));
-  auto transformer = register_module("global_transformer", std::make_shared<Sequential>());
-  global_layers = transformer->register_module("layers", std::make_shared<nn::ModuleList<TransformerEncoderLayer>>());
+  auto transformer = register_module("global_transformer", std::make_shared<nn::Sequential>());
+  global_layers =
+      transformer->register_module("layers", std::make_shared<nn::ModuleList<nn::TransformerEncoderLayer>>());
   for (int64_t i = 0; i < c.layers; ++i)
-    global_layers->append(std::make_shared<TransformerEncoderLayer>(c.dim, c.heads, c.feedforward, c.dropout,
-                                                                    init_gen_, gen_, c.dtype));
+    global_layers->append(std::make_shared<nn::TransformerEncoderLayer>(c.dim, c.heads, c.feedforward, c.dropout,
+                                                                        init_gen_, gen_, c.dtype));
   global_attn_pool = register_module(
       "global_attn_pool", std::make_shared<GatedAttention>(c.dim, c.dim, c.dropout > 0, 1, init_gen_, gen_, c.dtype));
   global_rho = register_module("global_rho",

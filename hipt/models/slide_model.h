@@ -24,36 +24,6 @@ class GatedAttention : public nn::Module {
   std::shared_ptr<nn::Dropout> drop_a, drop_b;  // null without dropout
 };
 
-// torch.nn.MultiheadAttention used as self-attention: in_proj_weight [3E, E] rows q|k|v (each
-// split head-major), in_proj_bias [3E], out_proj (Linear E->E), scale head_dim^-0.5, dropout on
-// the attention weights. Init as PyTorch: xavier_uniform in_proj, zero biases.
-class MultiheadSelfAttention : public nn::Module {
- public:
-  MultiheadSelfAttention(int64_t dim, int64_t heads, double dropout, Generator& init, nn::GeneratorPtr gen,
-                         DType dtype = DType::F32);
-  Tensor forward(const Tensor& x) const;  // x [B, T, E] -> [B, T, E]
-
-  int64_t heads;
-  Tensor in_proj_weight, in_proj_bias;
-  std::shared_ptr<nn::Linear> out_proj;
-  std::shared_ptr<nn::Dropout> attn_drop;
-};
-
-// torch.nn.TransformerEncoderLayer(d_model, nhead, dim_feedforward, dropout, activation='relu')
-// as PyTorch 1.13 runs it by default: post-norm, LayerNorm eps 1e-5.
-//   x = norm1(x + dropout1(self_attn(x)));  x = norm2(x + dropout2(linear2(dropout(relu(linear1(x))))))
-class TransformerEncoderLayer : public nn::Module {
- public:
-  TransformerEncoderLayer(int64_t dim, int64_t heads, int64_t ff, double dropout, Generator& init,
-                          nn::GeneratorPtr gen, DType dtype = DType::F32);
-  Tensor forward(const Tensor& x) const;  // x [B, T, E] -> [B, T, E]
-
-  std::shared_ptr<MultiheadSelfAttention> self_attn;
-  std::shared_ptr<nn::Linear> linear1, linear2;
-  std::shared_ptr<nn::LayerNorm> norm1, norm2;
-  std::shared_ptr<nn::Dropout> dropout, dropout1, dropout2;
-};
-
 // nn.Sequential(Linear(in, out), ReLU(), Dropout(p)): the parameters are "0.weight", "0.bias".
 class LinearReluDropout : public nn::Module {
  public:
@@ -89,7 +59,7 @@ class HiptGlobalModel : public nn::Module {
   SlideOutput forward(const Tensor& h) const;
 
   std::shared_ptr<LinearReluDropout> global_phi, global_rho;
-  std::shared_ptr<nn::ModuleList<TransformerEncoderLayer>> global_layers;  // "global_transformer.layers"
+  std::shared_ptr<nn::ModuleList<nn::TransformerEncoderLayer>> global_layers;  // "global_transformer.layers"
   std::shared_ptr<GatedAttention> global_attn_pool;
   std::shared_ptr<nn::Linear> classifier;
 
