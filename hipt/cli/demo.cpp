@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,17 @@ namespace hipt {
 namespace {
 
 namespace fs = std::filesystem;
+
+// A synthetic slide (unless `slide`), random-init weights (unless `vit256`/`vit4k`), then
+// tiles -> embed -> heatmap of the first region, all under out_dir.
+struct DemoOptions {
+  std::string slide;          // "": write out_dir/synthetic.svs and use it
+  std::string vit256, vit4k;  // both or neither; neither: untrained weights in out_dir/weights/
+  std::string out_dir = "hipt-demo";
+  uint64_t seed = 0;          // the synthetic slide's textures and the weights' initialisation
+  int64_t max_regions = 3;    // regions embedded, the first in CLAM's order; 0: all
+  int64_t size = 4096;        // region side at 20x (the paper's 4096; tests use 512)
+};
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -44,8 +56,6 @@ void list_files(const std::string& dir) {
   std::sort(files.begin(), files.end());
   for (const auto& [path, bytes] : files) fmt::print("  {:<56} {:>10.1f} KB\n", path, double(bytes) / 1024);
 }
-
-}  // namespace
 
 int run_demo(const DemoOptions& o) {
   HIPT_CHECK(o.vit256.empty() == o.vit4k.empty(), "demo: give both --vit256 and --vit4k, or neither");
@@ -111,7 +121,7 @@ int run_demo(const DemoOptions& o) {
 
   EmbedOptions embed;
   embed.slides = {slide};
-  embed.vit256 = vit256, embed.vit4k = vit4k;
+  embed.model.vit256 = vit256, embed.model.vit4k = vit4k;
   embed.out_dir = dir + "/features";
   embed.overwrite = true;  // a rerun of the demo redoes its work
   embed.tiling = tiles.tiling;
@@ -132,7 +142,7 @@ int run_demo(const DemoOptions& o) {
 
   HeatmapOptions heat;
   heat.slide = slide;
-  heat.vit256 = vit256, heat.vit4k = vit4k;
+  heat.model.vit256 = vit256, heat.model.vit4k = vit4k;
   heat.out_dir = dir + "/heatmaps";
   heat.x = regions[0].x, heat.y = regions[0].y;
   heat.size = o.size;
@@ -149,6 +159,23 @@ int run_demo(const DemoOptions& o) {
              embed.out_dir);
   if (o.vit256.empty()) fmt::print("Reminder: the weights were random and untrained; see step 2 for real ones.\n");
   return 0;
+}
+
+}  // namespace
+
+Command add_demo_command(CLI::App& app) {
+  auto opts = std::make_shared<DemoOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "demo", "Run the whole pipeline (tiles, embed, heatmap) on a synthetic slide with untrained weights, or on yours");
+  cmd->add_option("--slide", opts->slide, "Your slide instead of the synthetic one");
+  cmd->add_option("--vit256", opts->vit256, "ViT-256 checkpoint instead of random weights (with --vit4k)");
+  cmd->add_option("--vit4k", opts->vit4k, "ViT-4K checkpoint instead of random weights (with --vit256)");
+  cmd->add_option("--out", opts->out_dir, "Output folder")->capture_default_str();
+  cmd->add_option("--seed", opts->seed, "Seed of the synthetic slide and the random weights");
+  add_bounded_option<int64_t>(cmd, "--max-regions", opts->max_regions, "Regions to embed, the first found; 0: all", 0)
+      ->capture_default_str();
+  add_bounded_option<int64_t>(cmd, "--size", opts->size, "Region side in pixels at 20x", 1)->capture_default_str();
+  return {cmd, [opts] { return run_demo(*opts); }};
 }
 
 }  // namespace hipt

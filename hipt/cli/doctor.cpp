@@ -9,6 +9,7 @@
 #include "tensor/parallel.h"
 
 namespace hipt {
+namespace {
 
 int run_doctor() {
   fmt::print("hipt {}\n", HIPT_VERSION);
@@ -31,6 +32,13 @@ int run_doctor() {
     for (int i = 0; i < n; ++i) fmt::print("gpu {}:           {}\n", i, cuda::device_name(i));
   }
   return 0;
+}
+
+}  // namespace
+
+Command add_doctor_command(CLI::App& app) {
+  return {app.add_subcommand("doctor", "Print the build and the hardware hipt sees: build type, SIMD, threads, CUDA"),
+          run_doctor};
 }
 
 }  // namespace hipt

@@ -9,8 +9,8 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
 
-#include "cuda/runtime.h"
 #include "hipt/cli/commands.h"
 #include "hipt/pipeline/embed_pipeline.h"
 #include "hipt/pipeline/shard.h"
@@ -92,26 +92,15 @@ nlohmann::json merge_summaries(const std::vector<std::string>& parts) {
 
 }  // namespace
 
-void check_device_flag(const std::string& device) {
-  HIPT_CHECK(device == "cpu" || device == "cuda", "--device '{}': expected cpu or cuda", device);
-  if (device == "cpu") return;
-  const int count = cuda::device_count();
-  HIPT_CHECK(count > 0, "--device cuda: {}", cuda::why_no_gpu());
-  const int index = ProcessGroup::world().local_rank() % count;
-  throw Error(fmt::format("--device cuda: GPU {} ({}) is there, but the CUDA tensor backend is not implemented yet; "
-                          "use --device cpu",
-                          index, cuda::device_name(index)));
-}
-
 int run_embed(const EmbedOptions& opts) {
   const auto start = Clock::now();
   HIPT_CHECK(!opts.slides.empty(), "no slides given");
-  check_device_flag(opts.device);
-  if (opts.threads > 0) set_num_threads(opts.threads);
+  check_device_flag(opts.model.device);
+  if (opts.model.threads > 0) set_num_threads(opts.model.threads);
   check_unique_stems(opts.slides);
   SlideEmbedOptions so;
   so.tiling = opts.tiling;
-  so.batch = opts.batch, so.prefetch = opts.prefetch, so.save_every = opts.save_every;
+  so.batch = opts.model.batch, so.prefetch = opts.prefetch, so.save_every = opts.save_every;
   so.white_background = opts.white_background;
   check_slide_embed_options(so);
   const std::vector<std::string> coords = coords_files(opts.coords, opts.slides);
@@ -131,7 +120,7 @@ int run_embed(const EmbedOptions& opts) {
   EmbedModels models;
   std::string load_error;
   try {
-    if (std::count(skip.begin(), skip.end(), false) > 0) models = load_embed_models(opts.vit256, opts.vit4k, opts.student);
+    if (std::count(skip.begin(), skip.end(), false) > 0) models = load_embed_models(opts.model.vit256, opts.model.vit4k, opts.model.student);
   } catch (const std::exception& e) {
     load_error = e.what();
   }
@@ -197,6 +186,27 @@ int run_embed(const EmbedOptions& opts) {
   std::vector<std::string> all = world.gather(dump(summary));
   if (world.rank() == 0) fmt::print("{}\n", dump(merge_summaries(all)));
   return world.max(failed > 0 ? 1 : 0);
+}
+
+Command add_embed_command(CLI::App& app) {
+  auto opts = std::make_shared<EmbedOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "embed", "Whole slides -> tissue -> regions -> HIPT-4K features, DIR/<slide>.safetensors per slide, JSON summary");
+  cmd->add_option("slides", opts->slides, "Slide files (Aperio .svs or tiled TIFF)")->required();
+  add_model_flags(cmd, opts->model);
+  cmd->add_option("--out", opts->out_dir, "Output folder (created if needed)")->required();
+  cmd->add_flag("--overwrite", opts->overwrite, "Redo slides whose output exists");
+  cmd->add_option("--coords", opts->coords,
+                  "Region corners instead of segmentation: a CSV x,y or CLAM .h5 (one slide), or a folder of "
+                  "<slide>.h5/.csv");
+  cmd->add_option("--shard", opts->shard, "i/N: take slides i, i+N, ... of the list (job arrays)");
+  add_bounded_option<int64_t>(cmd, "--prefetch", opts->prefetch, "Regions decoded ahead of the encoder", 1);
+  cmd->add_flag("--white-background", opts->white_background,
+                "Pixels past the slide edge white (default black, as CLAM)");
+  add_bounded_option<int64_t>(cmd, "--save-every", opts->save_every,
+                              "Regions between saves of the resumable DIR/<slide>.safetensors.partial", 1);
+  add_tiling_flags(cmd, opts->tiling);
+  return {cmd, [opts] { return run_embed(*opts); }};
 }
 
 }  // namespace hipt

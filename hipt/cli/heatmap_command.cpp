@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "hipt/cli/commands.h"
@@ -26,14 +27,12 @@ namespace {
 constexpr int64_t kShift = 128;  // the reference's offset between smoothing passes, region pixels
 
 void check_options(const HeatmapOptions& o) {
-  check_device_flag(o.device);
+  check_device_flag(o.model.device);
   HIPT_CHECK(o.size >= 256 && o.size % 256 == 0, "heatmap: --size {} must be a positive multiple of 256", o.size);
   HIPT_CHECK(o.scale >= 1 && 16 % o.scale == 0,
              "heatmap: --scale {} must divide 16 (1, 2, 4, 8 or 16) so that a ViT-256 token covers whole pixels",
              o.scale);
   HIPT_CHECK(o.alpha >= 0 && o.alpha <= 1, "heatmap: --alpha {} must lie in [0, 1]", o.alpha);
-  HIPT_CHECK(o.batch >= 1, "heatmap: --batch {} must be positive", o.batch);
-  HIPT_CHECK(o.threads >= 0, "heatmap: --threads {} must be >= 0", o.threads);
 }
 
 std::string region_stem(const HeatmapOptions& o) {
@@ -46,7 +45,7 @@ int run_heatmap(const HeatmapOptions& opts) {
   namespace fs = std::filesystem;
   check_options(opts);
   const heatmap::Colormap cmap = heatmap::colormap_by_name(opts.cmap);
-  if (opts.threads > 0) set_num_threads(opts.threads);
+  if (opts.model.threads > 0) set_num_threads(opts.model.threads);
 
   // Everything that can fail comes before the forward passes.
   auto slide = io::Slide::open(opts.slide);
@@ -59,8 +58,8 @@ int run_heatmap(const HeatmapOptions& opts) {
              l0.height);
   auto vit256 = vit256_small(0, /*init=*/false);
   auto vit4k = vit4k_xs(0, /*init=*/false);
-  load_backbone(*vit256, opts.vit256, opts.student);
-  load_backbone(*vit4k, opts.vit4k, opts.student);
+  load_backbone(*vit256, opts.model.vit256, opts.model.student);
+  load_backbone(*vit4k, opts.model.vit4k, opts.model.student);
   const Tensor region = io::read_region_at_target_mag(*slide, opts.x, opts.y, geometry.magnification, opts.size,
                                                       /*white_background=*/false, opts.target_mag);
   std::error_code ec;
@@ -82,7 +81,7 @@ int run_heatmap(const HeatmapOptions& opts) {
     fmt::print(stderr, "heatmap: pass {}/{} (region moved up-left by {} px)\n", k + 1, passes, shift);
     Progress progress(fmt::format("heatmap pass {}", k + 1), rows * cols, "patches");
     RegionEncoder encoder(vit256, vit4k,
-                          {opts.batch, AttentionMaps::ClsRow, [&](int64_t done) { progress.update(done); }});
+                          {opts.model.batch, AttentionMaps::ClsRow, [&](int64_t done) { progress.update(done); }});
     const RegionEmbedding e = encoder.encode(k == 0 ? region : heatmap::shift_up_left(region, shift));
     progress.finish();
     for (int64_t h = 0; h < heads; ++h) {
@@ -125,8 +124,8 @@ int run_heatmap(const HeatmapOptions& opts) {
                          {"magnification", fmt::format("{}", geometry.magnification)},
                          {"rows", std::to_string(rows)},
                          {"cols", std::to_string(cols)},
-                         {"vit256_checkpoint", fs::path(opts.vit256).filename().string()},
-                         {"vit4k_checkpoint", fs::path(opts.vit4k).filename().string()},
+                         {"vit256_checkpoint", fs::path(opts.model.vit256).filename().string()},
+                         {"vit4k_checkpoint", fs::path(opts.model.vit4k).filename().string()},
                          {"layout", "vit256 [heads, rows*16, cols*16]: [CLS]->token, unshifted pass; "
                                     "vit4k [heads, rows, cols]: [CLS]->cell"},
                          {"written_by", std::string("hipt heatmap ") + HIPT_VERSION}});
@@ -137,6 +136,27 @@ int run_heatmap(const HeatmapOptions& opts) {
                             {"seconds", std::round(seconds * 100) / 100},   {"files", files}};
   fmt::print("{}\n", summary.dump());
   return 0;
+}
+
+Command add_heatmap_command(CLI::App& app) {
+  auto opts = std::make_shared<HeatmapOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "heatmap", "Attention heatmaps of one region: ViT-256 and ViT-4K last-block [CLS] attention per head, "
+                 "percentile-ranked and blended over the region (PNGs), the raw maps (.safetensors), JSON on stdout");
+  cmd->add_option("slide", opts->slide, "Slide file (Aperio .svs or tiled TIFF)")->required();
+  add_model_flags(cmd, opts->model);
+  cmd->add_option("--out", opts->out_dir, "Output folder (created if missing)")->required();
+  cmd->add_option("--x", opts->x, "Left edge of the region, level-0 pixels")->required();
+  cmd->add_option("--y", opts->y, "Top edge of the region, level-0 pixels")->required();
+  cmd->add_option("--size", opts->size, "Region side at the target magnification (multiple of 256)");
+  add_positive_real_option(cmd, "--target-mag", opts->target_mag, "Target magnification");
+  cmd->add_option("--magnification", opts->magnification, "The scan's magnification (default: from the slide)");
+  cmd->add_option("--scale", opts->scale, "Images are size/scale pixels; must divide 16");
+  cmd->add_flag("--smooth", opts->smooth, "Average the reference's shifted re-encodings (4 passes)");
+  cmd->add_flag("--factorized", opts->factorized, "Also the 36 pooled ViT-4K x ViT-256 maps");
+  cmd->add_option("--alpha", opts->alpha, "Weight of the heatmap in the blend");
+  cmd->add_option("--cmap", opts->cmap, "Colormap: jet (lightened, as the reference)");
+  return {cmd, [opts] { return run_heatmap(*opts); }};
 }
 
 }  // namespace hipt

@@ -1,12 +1,14 @@
 // hipt info: a slide's levels, properties and associated images as one JSON object.
 #include <fmt/core.h>
 
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "hipt/cli/commands.h"
 #include "io/slide.h"
 
 namespace hipt {
+namespace {
 
 int run_slide_info(const std::string& path) {
   auto slide = io::Slide::open(path);
@@ -28,6 +30,16 @@ int run_slide_info(const std::string& path) {
   // TIFF strings are not always UTF-8: invalid bytes become U+FFFD rather than failing the dump.
   fmt::print("{}\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
   return 0;
+}
+
+}  // namespace
+
+Command add_info_command(CLI::App& app) {
+  auto path = std::make_shared<std::string>();
+  CLI::App* cmd =
+      app.add_subcommand("info", "Print a slide's levels, properties and associated images as one JSON object");
+  cmd->add_option("slide", *path, "Slide file (Aperio .svs or tiled TIFF)")->required();
+  return {cmd, [path] { return run_slide_info(*path); }};
 }
 
 }  // namespace hipt

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <memory>
 
 #include "hipt/cli/commands.h"
 #include "hipt/pipeline/tiling.h"
@@ -76,6 +77,19 @@ int run_tiles(const TilesOptions& o) {
   // Paths are bytes, not always UTF-8: invalid bytes become U+FFFD rather than an error after the outputs exist.
   fmt::print("{}\n", summary.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   return 0;
+}
+
+Command add_tiles_command(CLI::App& app) {
+  auto opts = std::make_shared<TilesOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "tiles", "Segment tissue (CLAM's method) and list the level-0 corners of the regions to read, as CSV");
+  cmd->add_option("slide", opts->slide, "Slide file (Aperio .svs or tiled TIFF)")->required();
+  cmd->add_option("--out", opts->out_csv, "CSV of region corners: header x,y, level-0 pixels")->required();
+  cmd->add_option("--mask", opts->mask_png, "Write the tissue mask (segmentation level) as PNG");
+  cmd->add_option("--thumbnail", opts->thumbnail_png,
+                  "Write the segmentation level with contours and regions drawn, as PNG");
+  add_tiling_flags(cmd, opts->tiling);
+  return {cmd, [opts] { return run_tiles(*opts); }};
 }
 
 }  // namespace hipt
