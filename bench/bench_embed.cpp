@@ -1,5 +1,5 @@
 // One full HIPT-4K region (4096² at 20x) split into its stages, counters in regions/s, real time:
-//   decode: read_region_at_target_mag from a synthetic JPEG pyramid (hipt/synthetic_slide.h),
+//   decode: read_region_at_target_mag from a synthetic JPEG pyramid (hipt/pipeline/synthetic_slide.h),
 //           at 20x (a 4096² read) and at 40x (an 8192² read + 2x2 box), tile cache off as in
 //           `hipt embed`, which reads each region once;
 //   ViT-256 over the region's 256 patches in batches of 64; ViT-4K on the 16x16 grid;
@@ -16,8 +16,8 @@
 #include <string>
 #include <unistd.h>
 
-#include "hipt/region_encoder.h"
-#include "hipt/synthetic_slide.h"
+#include "hipt/models/region_encoder.h"
+#include "hipt/pipeline/synthetic_slide.h"
 #include "io/magnification.h"
 #include "io/slide.h"
 #include "io/tiff_writer.h"

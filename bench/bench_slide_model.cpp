@@ -11,8 +11,8 @@
 #include <cstdlib>
 #include <random>
 
-#include "hipt/checkpoint.h"
-#include "hipt/slide_model.h"
+#include "hipt/models/checkpoint.h"
+#include "hipt/models/slide_model.h"
 
 using namespace hipt;
 

@@ -6,7 +6,7 @@
 #include <benchmark/benchmark.h>
 
 #include "autograd/nn_functions.h"
-#include "hipt/vit.h"
+#include "hipt/models/vit.h"
 #include "nn/optim.h"
 #include "tensor/parallel.h"
 

@@ -7,7 +7,7 @@
 #include <fmt/core.h>
 
 #include "autograd/nn_functions.h"
-#include "hipt/spirals.h"  // make_spirals: 2n points on two interleaved spirals, labels 0/1
+#include "examples/spirals.h"  // make_spirals: 2n points on two interleaved spirals, labels 0/1
 #include "nn/layers.h"
 #include "nn/optim.h"
 

@@ -62,23 +62,25 @@ Attention::Attention(int64_t dim, int64_t heads_, double attn_drop_p, double pro
   proj_drop = register_module("proj_drop", std::make_shared<Dropout>(proj_drop_p, gen));
 }
 
-Tensor Attention::forward(const Tensor& x, Tensor* probs, bool cls_only) const {
-  HIPT_CHECK(x.dim() == 3, "Attention: x must be [B, T, C], got {}", x.str());
-  const int64_t B = x.size(0), T = x.size(1), C = x.size(2), D = C / heads;
+Tensor multihead_attention(const Tensor& qkv, int64_t heads, double scale, const Dropout& attn_drop, Tensor* probs,
+                           bool cls_only) {
+  HIPT_CHECK(qkv.dim() == 3 && heads > 0 && qkv.size(2) % (3 * heads) == 0,
+             "multihead_attention: qkv must be [B, T, 3·heads·head_dim] with heads {}, got {}", heads, qkv.str());
+  const int64_t B = qkv.size(0), T = qkv.size(1), C = qkv.size(2) / 3, D = C / heads;
   // [B, T, 3C] viewed as [B, T, 3, H, D]; q, k, v are strided [B, H, T, D] views (row stride 3C),
   // which the fused attention reads in place.
-  Tensor qkv5 = reshape(qkv->forward(x), {B, T, 3, heads, D});
+  Tensor qkv5 = reshape(qkv, {B, T, 3, heads, D});
   Tensor q = permute(select(qkv5, 2, 0), {0, 2, 1, 3});
   Tensor k = permute(select(qkv5, 2, 1), {0, 2, 1, 3});
   Tensor v = permute(select(qkv5, 2, 2), {0, 2, 1, 3});
   if (cls_only) q = slice(q, 2, 0, 1);
   const int64_t Tq = q.size(2);
   Tensor o;
-  if (attn_drop->training() && attn_drop->p > 0) {
+  if (attn_drop.training() && attn_drop.p > 0) {
     // Dropout sits between softmax and ·v, so the fused op cannot run: the plain composition.
     Tensor a = softmax(mul(matmul(q, k, false, true), scale), -1);
     if (probs) *probs = a.detach();
-    o = matmul(attn_drop->forward(a), v);
+    o = matmul(attn_drop.forward(a), v);
   } else if (probs) {
     Tensor p;
     o = ops::attention(q.detach(), k.detach(), v.detach(), scale, &p);
@@ -87,7 +89,12 @@ Tensor Attention::forward(const Tensor& x, Tensor* probs, bool cls_only) const {
   } else {
     o = attention(q, k, v, scale);
   }
-  o = reshape(permute(o, {0, 2, 1, 3}), {B, Tq, C});
+  return reshape(permute(o, {0, 2, 1, 3}), {B, Tq, C});
+}
+
+Tensor Attention::forward(const Tensor& x, Tensor* probs, bool cls_only) const {
+  HIPT_CHECK(x.dim() == 3, "Attention: x must be [B, T, C], got {}", x.str());
+  Tensor o = multihead_attention(qkv->forward(x), heads, scale, *attn_drop, probs, cls_only);
   return proj_drop->forward(proj->forward(o));
 }
 
@@ -106,6 +113,47 @@ Tensor Block::forward(const Tensor& x, Tensor* probs, bool cls_only) const {
   Tensor y = add_into(drop_path->forward(attn->forward(norm1->forward(x), probs, cls_only)),
                       cls_only ? slice(x, 1, 0, 1) : x);
   return add_into(drop_path->forward(mlp->forward(norm2->forward(y))), y);
+}
+
+MultiheadSelfAttention::MultiheadSelfAttention(int64_t dim, int64_t heads_, double dropout, Generator& init,
+                                               GeneratorPtr gen, DType dtype)
+    : heads(heads_) {
+  HIPT_CHECK(heads > 0 && dim % heads == 0, "MultiheadSelfAttention: dim {} is not a multiple of heads {}", dim,
+             heads);
+  const double bound = std::sqrt(6.0 / static_cast<double>(dim + 3 * dim));  // xavier_uniform_ on [3E, E]
+  in_proj_weight = register_parameter("in_proj_weight", ops::uniform({3 * dim, dim}, -bound, bound, init, dtype));
+  in_proj_bias = register_parameter("in_proj_bias", ops::zeros({3 * dim}, dtype));
+  out_proj = register_module("out_proj", std::make_shared<Linear>(dim, dim, true, init, dtype));
+  ops::fill_(out_proj->bias, 0);
+  // A float in PyTorch, a parameter-free child here so that train()/eval() reach it.
+  attn_drop = register_module("attn_drop", std::make_shared<Dropout>(dropout, std::move(gen)));
+}
+
+Tensor MultiheadSelfAttention::forward(const Tensor& x) const {
+  const int64_t E = in_proj_weight.size(1);
+  HIPT_CHECK(x.dim() == 3 && x.size(2) == E, "MultiheadSelfAttention: x must be [B, T, {}], got {}", E, x.str());
+  const double scale = 1.0 / std::sqrt(static_cast<double>(E / heads));
+  Tensor qkv = add(matmul(x, in_proj_weight, false, true), in_proj_bias);
+  return out_proj->forward(multihead_attention(qkv, heads, scale, *attn_drop));
+}
+
+TransformerEncoderLayer::TransformerEncoderLayer(int64_t dim, int64_t heads, int64_t ff, double p, Generator& init,
+                                                 GeneratorPtr gen, DType dtype) {
+  // PyTorch's registration order, which is the state dict's order.
+  self_attn = register_module("self_attn", std::make_shared<MultiheadSelfAttention>(dim, heads, p, init, gen, dtype));
+  linear1 = register_module("linear1", std::make_shared<Linear>(dim, ff, true, init, dtype));
+  dropout = register_module("dropout", std::make_shared<Dropout>(p, gen));
+  linear2 = register_module("linear2", std::make_shared<Linear>(ff, dim, true, init, dtype));
+  norm1 = register_module("norm1", std::make_shared<LayerNorm>(dim, 1e-5, dtype));
+  norm2 = register_module("norm2", std::make_shared<LayerNorm>(dim, 1e-5, dtype));
+  dropout1 = register_module("dropout1", std::make_shared<Dropout>(p, gen));
+  dropout2 = register_module("dropout2", std::make_shared<Dropout>(p, gen));
+}
+
+Tensor TransformerEncoderLayer::forward(const Tensor& x) const {
+  Tensor y = norm1->forward(add(x, dropout1->forward(self_attn->forward(x))));
+  Tensor ff = linear2->forward(dropout->forward(relu(linear1->forward(y))));
+  return norm2->forward(add(y, dropout2->forward(ff)));
 }
 
 PatchConv::PatchConv(int64_t patch, int64_t in_chans, int64_t dim, Generator& init, DType dtype) {

@@ -1,6 +1,7 @@
-// The timm/DINO vision-transformer layers, with PyTorch's parameter names ("attn.qkv.weight",
-// "mlp.fc1.bias", "patch_embed.proj.weight"), so a ViT built from them loads a DINO state dict key
-// for key. Every layer behaves as its PyTorch namesake in train() and eval() mode.
+// The transformer layers: timm/DINO's vision-transformer layers and PyTorch's own
+// TransformerEncoderLayer, with PyTorch's parameter names ("attn.qkv.weight", "mlp.fc1.bias",
+// "self_attn.in_proj_weight"), so models built from them load the reference state dicts key for
+// key. Every layer behaves as its PyTorch namesake in train() and eval() mode.
 //
 // Every layer takes the parameters' dtype (f32 for models, f64 for gradcheck).
 // Randomness (dropout, drop path) comes from one Generator shared by the whole model
@@ -31,6 +32,13 @@ template <class M> class ModuleList : public Module {
 
  private:
   std::vector<std::shared_ptr<M>> items_;
+};
+
+// A container whose children the owner names itself (nn.Sequential with parameter-free members
+// left out, e.g. Linear "0", Tanh "1", Dropout "2").
+class Sequential : public Module {
+ public:
+  using Module::register_module;
 };
 
 // Drop path (stochastic depth), per sample: x [B, ...] times a mask [B, 1, ...] of 0 or 1/keep.
@@ -74,6 +82,15 @@ class Mlp : public Module {
   std::shared_ptr<Dropout> drop;
 };
 
+// The attention of a fused q|k|v projection: qkv [B, T, 3·H·D], features ordered (q|k|v, head,
+// head_dim) -> [B, Tq, H·D], heads joined head-major; scores scaled by `scale`. The fused attention
+// op runs unless `attn_drop` is active (training, p > 0), when the plain composition does
+// (dropout sits between softmax and ·v). With `probs`, also the attention matrix [B, H, Tq, T]
+// (before attention dropout). cls_only: only token 0 queries (Tq = 1); keys and values still come
+// from every token.
+Tensor multihead_attention(const Tensor& qkv, int64_t heads, double scale, const Dropout& attn_drop,
+                           Tensor* probs = nullptr, bool cls_only = false);
+
 // Multi-head self-attention: qkv Linear(dim, 3·dim) with bias, output features ordered
 // (q|k|v, head, head_dim); scale head_dim^-0.5; heads joined head-major; proj Linear(dim, dim).
 class Attention : public Module {
@@ -105,6 +122,36 @@ class Block : public Module {
   std::shared_ptr<Attention> attn;
   std::shared_ptr<Mlp> mlp;
   std::shared_ptr<DropPath> drop_path;
+};
+
+// torch.nn.MultiheadAttention used as self-attention: in_proj_weight [3E, E] rows q|k|v (each
+// split head-major), in_proj_bias [3E], out_proj (Linear E->E), scale head_dim^-0.5, dropout on
+// the attention weights. Init as PyTorch: xavier_uniform in_proj, zero biases.
+class MultiheadSelfAttention : public Module {
+ public:
+  MultiheadSelfAttention(int64_t dim, int64_t heads, double dropout, Generator& init, GeneratorPtr gen,
+                         DType dtype = DType::F32);
+  Tensor forward(const Tensor& x) const;  // x [B, T, E] -> [B, T, E]
+
+  int64_t heads;
+  Tensor in_proj_weight, in_proj_bias;
+  std::shared_ptr<Linear> out_proj;
+  std::shared_ptr<Dropout> attn_drop;
+};
+
+// torch.nn.TransformerEncoderLayer(d_model, nhead, dim_feedforward, dropout, activation='relu')
+// as PyTorch 1.13 runs it by default: post-norm, LayerNorm eps 1e-5.
+//   x = norm1(x + dropout1(self_attn(x)));  x = norm2(x + dropout2(linear2(dropout(relu(linear1(x))))))
+class TransformerEncoderLayer : public Module {
+ public:
+  TransformerEncoderLayer(int64_t dim, int64_t heads, int64_t ff, double dropout, Generator& init, GeneratorPtr gen,
+                          DType dtype = DType::F32);
+  Tensor forward(const Tensor& x) const;  // x [B, T, E] -> [B, T, E]
+
+  std::shared_ptr<MultiheadSelfAttention> self_attn;
+  std::shared_ptr<Linear> linear1, linear2;
+  std::shared_ptr<LayerNorm> norm1, norm2;
+  std::shared_ptr<Dropout> dropout, dropout1, dropout2;
 };
 
 // The parameters of a Conv2d(in_chans, dim, kernel = stride = patch): weight [dim, in_chans, p, p],

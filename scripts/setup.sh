@@ -15,7 +15,7 @@ packages=(
   libpng-dev libzip-dev                        # io/: PNG images, PyTorch .pth checkpoints (zip)
   libopenslide-dev libvips-tools               # tests and benchmarks only: reference slide readers
   libhdf5-dev                                  # io/: CLAM's patch coordinates (.h5), hipt embed --coords
-  libopenmpi-dev openmpi-bin                   # hipt/shard: mpirun -np K hipt embed (optional: -DHIPT_WITH_MPI=OFF)
+  libopenmpi-dev openmpi-bin                   # hipt/pipeline/shard: mpirun -np K hipt embed (optional: -DHIPT_WITH_MPI=OFF)
 )
 if [[ "${1:-}" == "--fixtures" ]]; then
   packages+=(python3-torch python3-numpy)

@@ -1,4 +1,4 @@
-// hipt/shard's MPI world, run by ctest under `mpiexec -n 2` (shard_mpi_np2, and
+// hipt/pipeline/shard's MPI world, run by ctest under `mpiexec -n 2` (shard_mpi_np2, and
 // shard_mpi_np2_world_init). Its own main: MPI is initialised before GoogleTest, only rank 0 prints
 // results, and the exit code is the worst rank's, so a failure on any rank fails the test.
 #include <gtest/gtest.h>
@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "hipt/shard.h"
+#include "hipt/pipeline/shard.h"
 
 namespace {
 using namespace hipt;

@@ -2,7 +2,7 @@
 // and its one error, against a DINO checkpoint written by torch (scripts/make_pth_fixtures.py).
 #include <cstdio>
 
-#include "hipt/checkpoint.h"
+#include "hipt/models/checkpoint.h"
 #include "io/pth.h"
 #include "nn/layers.h"
 #include "tensor/ops.h"

@@ -6,10 +6,10 @@
 #include <cstdio>
 #include <fstream>
 
+#include "hipt/models/region_encoder.h"
 #include "io/png.h"
 #include "io/safetensors.h"
 #include "tensor/ops.h"
-#include "hipt/region_encoder.h"
 #include "testing.h"
 #include "vit_fixture_formula.h"
 
@@ -61,6 +61,49 @@ TEST(Cli, BadFlagIsOneErrorLine) {
     EXPECT_NE(r.code, 0) << args;
     EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << args << ": " << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << ": " << r.err;
+  }
+}
+
+// The model flags are one set, accepted by embed-region, embed and heatmap alike; a number out of
+// bounds is a parse error (exit 2) that states the bound in words.
+TEST(Cli, ModelFlagBoundsAreStatedInWords) {
+  const std::string models = " --vit256 v.safetensors --vit4k k.safetensors";
+  for (const std::string& command : {"embed-region --image r.png --out o.safetensors" + models,
+                                     "embed s.svs --out never_dir" + models,
+                                     "heatmap s.svs --x 0 --y 0 --out never_dir" + models}) {
+    for (const auto& [flag, says] : std::vector<std::pair<std::string, std::string>>{
+             {" --batch 0", "--batch must be at least 1"},
+             {" --batch -5", "--batch must be at least 1"},
+             {" --threads 2000", "--threads must be at most 1024"},
+             {" --threads -1", "--threads must be at least 0"}}) {
+      CliRun r = run_cli(command + flag + " --device cpu");
+      EXPECT_EQ(r.code, 2) << command << flag;
+      EXPECT_EQ(r.err, "error: " + says + " (see hipt --help)\n") << command << flag;
+    }
+  }
+}
+
+TEST(Cli, NumberFlagBoundsAreStatedInWords) {
+  const std::string embed = "embed s.svs --out never_dir --vit256 v.safetensors --vit4k k.safetensors";
+  for (const auto& [args, says] : std::vector<std::pair<std::string, std::string>>{
+           {"tiles s.svs --out c.csv --size 0", "--size must be at least 1"},
+           {"tiles s.svs --out c.csv --step 0", "--step must be at least 1"},
+           {"tiles s.svs --out c.csv --target-mag 0", "--target-mag must be greater than 0"},
+           {"tiles s.svs --out c.csv --mthresh 0", "--mthresh must be at least 1"},
+           {"tiles s.svs --out c.csv --min-tissue 1.5", "--min-tissue must be at most 1"},
+           {"tiles s.svs --out c.csv --sthresh 256", "--sthresh must be at most 255"},
+           {"tiles s.svs --out c.csv --a-h -1", "--a-h must be at least 0"},
+           {"tiles s.svs --out c.csv --max-n-holes -1", "--max-n-holes must be at least 0"},
+           {embed + " --prefetch 0", "--prefetch must be at least 1"},
+           {embed + " --save-every 0", "--save-every must be at least 1"},
+           {embed + " --size 0", "--size must be at least 1"},
+           {"heatmap s.svs --x 0 --y 0 --out never_dir --vit256 v --vit4k k --target-mag 0",
+            "--target-mag must be greater than 0"},
+           {"demo --size 0", "--size must be at least 1"},
+           {"demo --max-regions -1", "--max-regions must be at least 0"}}) {
+    CliRun r = run_cli(args);
+    EXPECT_EQ(r.code, 2) << args;
+    EXPECT_EQ(r.err, "error: " + says + " (see hipt --help)\n") << args;
   }
 }
 
@@ -169,6 +212,12 @@ TEST(Cli, EmbedRegionWritesTheEncodersFeatures) {
   auto meta = io::read_safetensors_metadata(dir + "out.safetensors");
   EXPECT_EQ(meta.at("crop_top"), "22");
   EXPECT_EQ(meta.at("crop_left"), "9");
+  // The model flags of embed and heatmap: --device cpu and --threads run the same encoder.
+  CliRun cpu = run_cli("embed-region --image " + dir + "region.png --vit256 " + dir + "vit256.safetensors --vit4k " +
+                       dir + "vit4k.safetensors --device cpu --threads 1 --out " + dir + "out_cpu.safetensors");
+  ASSERT_EQ(cpu.code, 0) << cpu.err;
+  hipt::testing::expect_close(io::read_safetensors(dir + "out_cpu.safetensors").at("patch_features"),
+                              want.patch_features, 0, 0);
 
   // Every failure is one line, and no output file appears.
   const std::string ok_models = " --vit256 " + dir + "vit256.safetensors --vit4k " + dir + "vit4k.safetensors";
@@ -181,7 +230,9 @@ TEST(Cli, EmbedRegionWritesTheEncodersFeatures) {
             "vit4k.safetensors --out " + dir + "bad.safetensors",
         "embed-region --image " + dir + "region.png --vit256 " + dir + "nope.pth --vit4k " + dir +
             "vit4k.safetensors --out " + dir + "bad.safetensors",
-        "embed-region --image " + dir + "region.png" + ok_models + " --batch 0 --out " + dir + "bad.safetensors"}) {
+        "embed-region --image " + dir + "region.png" + ok_models + " --batch 0 --out " + dir + "bad.safetensors",
+        "embed-region --image " + dir + "region.png" + ok_models + " --device cuda --out " + dir + "bad.safetensors",
+        "embed-region --image " + dir + "region.png" + ok_models + " --device tpu --out " + dir + "bad.safetensors"}) {
     CliRun bad = run_cli(args);
     EXPECT_NE(bad.code, 0) << args;
     EXPECT_EQ(bad.err.rfind("error: ", 0), 0u) << args << ": " << bad.err;

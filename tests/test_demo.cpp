@@ -6,7 +6,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "hipt/synthetic_slide.h"
+#include "hipt/pipeline/synthetic_slide.h"
 #include "io/coords.h"
 #include "io/safetensors.h"
 #include "io/tiff_writer.h"

@@ -16,8 +16,8 @@
 #include <filesystem>
 #include <thread>
 
-#include "hipt/embed_pipeline.h"
-#include "hipt/region_encoder.h"
+#include "hipt/models/region_encoder.h"
+#include "hipt/pipeline/embed_pipeline.h"
 #include "io/magnification.h"
 #include "io/safetensors.h"
 #include "io/tiff_writer.h"

@@ -9,8 +9,8 @@
 #include <filesystem>
 #include <random>
 
-#include "hipt/heatmap.h"
-#include "hipt/region_encoder.h"
+#include "hipt/models/region_encoder.h"
+#include "hipt/pipeline/heatmap.h"
 #include "io/magnification.h"
 #include "io/png.h"
 #include "io/safetensors.h"
@@ -315,7 +315,7 @@ TEST(HeatmapCli, BadInputIsOneErrorLineNamingTheProblem) {
       {ok + " --x 0 --y 0 --size 256 --device cuda", "--device cuda"},
       {ok + " --x 0 --y 0 --size 256 --device tpu", "--device 'tpu'"},
       {ok + " --x 0 --y 0 --size 256 --batch 0", "--batch"},
-      {ok + " --x 0 --y 0 --size 256 --threads -1", "--threads -1"},
+      {ok + " --x 0 --y 0 --size 256 --threads -1", "--threads must be at least 0"},
       {ht::temp_path("heatmap_nope.tif") + model_flags() + " --out " + out + " --x 0 --y 0", "heatmap_nope.tif"},
       {f.slide + " --vit256 " + missing_model + " --vit4k " + f.vit4k + " --out " + out + " --x 0 --y 0 --size 256",
        "heatmap_missing.safetensors"},

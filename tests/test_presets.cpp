@@ -1,10 +1,10 @@
-// hipt/presets: CLAM's preset CSVs (its own files, unchanged, and ours in presets/), their refusals,
+// hipt/pipeline/presets: CLAM's preset CSVs (its own files, unchanged, and ours in presets/), their refusals,
 // and `--preset` on the command line, where explicit flags win.
 #include <nlohmann/json.hpp>
 
 #include <sys/wait.h>
 
-#include "hipt/presets.h"
+#include "hipt/pipeline/presets.h"
 #include "io/png.h"
 #include "io/tiff_writer.h"
 #include "slide_testing.h"

@@ -1,4 +1,4 @@
-// hipt/progress.h on a terminal (a pseudo-terminal as stderr) and on a pipe.
+// hipt/pipeline/progress.h on a terminal (a pseudo-terminal as stderr) and on a pipe.
 #include <gtest/gtest.h>
 #include <pty.h>
 #include <unistd.h>
@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <string>
 
-#include "hipt/progress.h"
+#include "hipt/pipeline/progress.h"
 
 namespace {
 

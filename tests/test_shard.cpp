@@ -1,10 +1,10 @@
-// hipt/shard in one process: --shard parsing, shards covering a list exactly once, the launcher
+// hipt/pipeline/shard in one process: --shard parsing, shards covering a list exactly once, the launcher
 // detection, and the group of one. The MPI world itself is tested under mpirun by
 // mpi_test_shard.cpp (ctest shard_mpi_np2).
 #include <cstdlib>
 #include <optional>
 
-#include "hipt/shard.h"
+#include "hipt/pipeline/shard.h"
 #include "testing.h"
 
 namespace {

@@ -1,8 +1,8 @@
 // HIPT_LGP_FC and the MCAT survival head against PyTorch (scripts/make_slide_model_fixture.py),
 // finite-difference gradients of the global path and the loss, and the errors for bad inputs.
 #include "autograd/nn_functions.h"
-#include "hipt/checkpoint.h"
-#include "hipt/slide_model.h"
+#include "hipt/models/checkpoint.h"
+#include "hipt/models/slide_model.h"
 #include "testing.h"
 #include "vit_fixture_formula.h"
 

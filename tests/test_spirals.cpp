@@ -1,5 +1,5 @@
 // End to end: autograd, Linear, tanh, cross-entropy and AdamW must learn two spirals.
-#include "hipt/spirals.h"
+#include "examples/spirals.h"
 #include "testing.h"
 
 TEST(Spirals, MlpLearnsTwoSpiralsWithAdamW) {

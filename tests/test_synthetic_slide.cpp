@@ -3,8 +3,8 @@
 #include <cstdio>
 #include <cstring>
 
-#include "hipt/synthetic_slide.h"
-#include "hipt/tiling.h"
+#include "hipt/pipeline/synthetic_slide.h"
+#include "hipt/pipeline/tiling.h"
 #include "io/slide.h"
 #include "tensor/parallel.h"
 #include "testing.h"

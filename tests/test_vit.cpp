@@ -1,12 +1,12 @@
-// hipt/vit.h and hipt/region_encoder.h against PyTorch 1.13: the reference modules are built by
+// hipt/models/vit.h and hipt/models/region_encoder.h against PyTorch 1.13: the reference modules are built by
 // scripts/make_vit_fixtures.py with weights and inputs from tests/vit_fixture_formula.h's formulas.
 // Forward tolerance: max|ours - torch| / max|torch| <= 1e-5 per output (f32 on both sides).
 #include <cmath>
 #include <sstream>
 
 #include "autograd/nn_functions.h"
-#include "hipt/region_encoder.h"
-#include "hipt/vit.h"
+#include "hipt/models/region_encoder.h"
+#include "hipt/models/vit.h"
 #include "nn/optim.h"
 #include "testing.h"
 #include "vit_fixture_formula.h"

@@ -1,7 +1,7 @@
 // nn/transformer.h: each layer's train/eval behaviour, and finite-difference gradchecks (f64) of the
 // composite layers and of whole micro ViTs (their pos-embed resize included).
 #include "autograd/nn_functions.h"
-#include "hipt/vit.h"
+#include "hipt/models/vit.h"
 #include "nn/transformer.h"
 #include "testing.h"
 

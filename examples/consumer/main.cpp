@@ -1,6 +1,6 @@
 // Uses an installed hipt the way any program would (find_package(hipt), hipt::models, hipt::cuda):
 // writes the ViT-256 weights of hipt's model tests to a .safetensors file, loads them into a fresh,
-// randomly initialised ViT-256 through the checkpoint rules (hipt/checkpoint.h), encodes the test
+// randomly initialised ViT-256 through the checkpoint rules (hipt/models/checkpoint.h), encodes the test
 // patch and compares its [CLS] vector with PyTorch's (the `cls` tensor of
 // tests/data/vit256_patch.safetensors, made by scripts/make_vit_fixtures.py).
 //
@@ -14,8 +14,8 @@
 
 #include "autograd/autograd.h"
 #include "cuda/runtime.h"
-#include "hipt/checkpoint.h"
-#include "hipt/vit.h"
+#include "hipt/models/checkpoint.h"
+#include "hipt/models/vit.h"
 #include "io/safetensors.h"
 #include "vit_fixture_formula.h"
 
