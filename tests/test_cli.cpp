@@ -9,6 +9,7 @@
 #include "hipt/models/region_encoder.h"
 #include "io/png.h"
 #include "io/safetensors.h"
+#include "tensor/backend.h"
 #include "tensor/ops.h"
 #include "testing.h"
 #include "vit_fixture_formula.h"
@@ -51,8 +52,11 @@ TEST(Cli, HelpVersionDoctor) {
   EXPECT_THAT(version.out, ::testing::HasSubstr(std::string("hipt ") + HIPT_VERSION));
   CliRun doctor = run_cli("doctor");
   EXPECT_EQ(doctor.code, 0);
-  for (const char* field : {"build type:", "simd detected:", "gemm kernel:", "threads:", "mpi:", "cuda:", "gpu"})
+  for (const char* field :
+       {"build type:", "simd detected:", "gemm kernel:", "threads:", "kernels:", "mpi:", "cuda:", "gpu"})
     EXPECT_THAT(doctor.out, ::testing::HasSubstr(field));
+  const size_t all = hipt::kernel_entries(hipt::backend(hipt::DeviceType::CPU)).size();
+  EXPECT_THAT(doctor.out, ::testing::HasSubstr(fmt::format("kernels:         cpu {0}/{0}, cuda ", all)));
 }
 
 TEST(Cli, BadFlagIsOneErrorLine) {

@@ -5,11 +5,20 @@
 #include "hipt/cli/commands.h"
 #include "hipt/pipeline/shard.h"
 #include "tensor/cpu/cpu_features.h"
+#include "tensor/backend.h"
 #include "tensor/cpu/gemm.h"
 #include "tensor/parallel.h"
 
 namespace hipt {
 namespace {
+
+// "12/33": the kernels of the table of `type` out of all kernels.
+std::string kernel_count(DeviceType type) {
+  const auto entries = kernel_entries(backend(type));
+  size_t present = 0;
+  for (const KernelEntry& e : entries) present += e.present;
+  return fmt::format("{}/{}", present, entries.size());
+}
 
 int run_doctor() {
   fmt::print("hipt {}\n", HIPT_VERSION);
@@ -17,6 +26,7 @@ int run_doctor() {
   fmt::print("simd detected:   {}\n", cpu::simd_level());
   fmt::print("gemm kernel:     {}\n", cpu::gemm_kernel_name());
   fmt::print("threads:         {} (HIPT_NUM_THREADS to change)\n", num_threads());
+  fmt::print("kernels:         cpu {}, cuda {}\n", kernel_count(DeviceType::CPU), kernel_count(DeviceType::CUDA));
   fmt::print("mpi:             {}\n", mpi_built() ? "built in (mpirun -np K hipt embed shards slides over ranks)"
                                                    : "not built (use --shard i/N per process)");
   if (!cuda::compiled()) {
