@@ -124,3 +124,13 @@ TEST(Clip, Errors) {
   // The failed calls changed nothing.
   expect_grads(params, "per_tensor_100");
 }
+
+TEST(Clip, NonFiniteTotalSpreadsAsInTorch) {
+  // torch.nn.utils.clip_grad_norm_ with a NaN in one gradient returns NaN and leaves every
+  // gradient NaN (the clamped coefficient stays NaN).
+  Tensor a = ops::zeros({2}).requires_grad_(), b = ops::zeros({2}).requires_grad_();
+  backward(sum(mul(a, ops::from_vector<float>({NAN, 1.f}, {2}))));
+  backward(sum(mul(b, ops::from_vector<float>({1.f, 2.f}, {2}))));
+  EXPECT_TRUE(std::isnan(nn::clip_grad_norm({a, b}, 1.0)));
+  for (float v : ops::to_vector<float>(b.grad())) EXPECT_TRUE(std::isnan(v));
+}
