@@ -3,6 +3,7 @@
 #include <fmt/ranges.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <set>
 #include <type_traits>
@@ -36,7 +37,8 @@ void read_number(const std::map<std::string, std::string>& md, const std::string
     out = std::strtod(s, &end);
   else
     out = static_cast<T>(std::strtoll(s, &end, 10));
-  if (it->second.empty() || *end != '\0' || errno == ERANGE)
+  const bool negative_count = std::is_unsigned_v<T> && it->second.find('-') != std::string::npos;
+  if (it->second.empty() || *end != '\0' || errno == ERANGE || negative_count)
     problems.push_back(fmt::format("{} is '{}', not a number", key, it->second));
 }
 

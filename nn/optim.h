@@ -2,7 +2,6 @@
 // parameter in place (outside any graph); parameters without a gradient are skipped, and their
 // step count does not advance (as PyTorch's, whose state starts at a parameter's first update).
 #pragma once
-#include <cmath>
 #include <limits>
 #include <map>
 #include <string>

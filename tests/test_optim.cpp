@@ -298,6 +298,7 @@ TEST(Optim, LoadStateRefusesAStateThatDoesNotMatch) {
   s.tensors["state.1.exp_avg"] = ops::zeros({4});
   s.tensors["state.7.exp_avg"] = ops::zeros({1});
   s.metadata["group.0.lr"] = "fast";
+  s.metadata["group.1.params"] = "-1";
   s.metadata.erase("state.0.step");
   s.tensors.erase("state.0.exp_avg_sq");
   pr.grads(1);
@@ -305,7 +306,7 @@ TEST(Optim, LoadStateRefusesAStateThatDoesNotMatch) {
   const std::vector<float> before = ops::to_vector<float>(adamw.state().tensors.at("state.1.exp_avg"));
   expect_error([&] { adamw.load_state(s, "s"); },
                {"state.1.exp_avg is [4], the parameter [3]", "unexpected tensor state.7.exp_avg [1]",
-                "group.0.lr is 'fast', not a number", "no state.0.step", "no tensor state.0.exp_avg_sq"});
+                "group.0.lr is 'fast', not a number", "group.1.params is '-1', not a number", "no state.0.step", "no tensor state.0.exp_avg_sq"});
   EXPECT_EQ(ops::to_vector<float>(adamw.state().tensors.at("state.1.exp_avg")), before);  // nothing changed
   EXPECT_EQ(adamw.param_groups()[0].lr, 1e-2);
 }
