@@ -10,11 +10,14 @@ namespace hipt::ops {
 
 struct AdamWHyper {
   double lr, beta1, beta2, eps, weight_decay;
-  int64_t step;  // 1 for the first step (bias correction)
+  int64_t step;           // 1 for the first step (bias correction)
+  bool decoupled = true;  // AdamW's decay of the parameter; false: Adam's L2 term in the gradient
 };
 
-// param, exp_avg (m), exp_avg_sq (v) updated in place from grad:
-//   p *= 1 - lr·wd;  m = β1·m + (1-β1)·g;  v = β2·v + (1-β2)·g²
+// param, exp_avg (m), exp_avg_sq (v) updated in place from grad, as torch.optim.AdamW
+// (decoupled) or torch.optim.Adam (not):
+//   decoupled: p *= 1 - lr·wd;   not: g = g + wd·p (when wd != 0)
+//   m = β1·m + (1-β1)·g;  v = β2·v + (1-β2)·g²
 //   p -= lr / (1-β1^t) · m / (√v / √(1-β2^t) + eps)
 void adamw_step(const Tensor& param, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq,
                 const AdamWHyper& h);

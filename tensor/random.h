@@ -17,6 +17,15 @@ class Generator {
   uint64_t seed() const { return seed_; }
   uint64_t offset() const { return offset_; }  // in 128-bit Philox blocks
   void set_offset(uint64_t offset) { offset_ = offset; }
+  // The whole position of the stream, saved with a training state and restored to resume it.
+  struct State {
+    uint64_t seed, offset;
+  };
+  State state() const { return {seed_, offset_}; }
+  void set_state(const State& s) {
+    seed_ = s.seed;
+    offset_ = s.offset;
+  }
   // Reserves `blocks` consecutive Philox counters and returns the first.
   uint64_t advance(uint64_t blocks) {
     uint64_t first = offset_;

@@ -18,14 +18,17 @@ void adamw_step(const Tensor& param, const Tensor& grad, const Tensor& exp_avg, 
     const T* g = grad.data<T>();
     T* m = exp_avg.data<T>();
     T* v = exp_avg_sq.data<T>();
-    const T decay = static_cast<T>(1 - h.lr * h.weight_decay), b1 = static_cast<T>(h.beta1),
-            b2 = static_cast<T>(h.beta2), one_b1 = static_cast<T>(1 - h.beta1), one_b2 = static_cast<T>(1 - h.beta2),
+    const bool l2 = !h.decoupled && h.weight_decay != 0;
+    const T decay = static_cast<T>(h.decoupled ? 1 - h.lr * h.weight_decay : 1.0),
+            wd = static_cast<T>(h.weight_decay), b1 = static_cast<T>(h.beta1), b2 = static_cast<T>(h.beta2),
+            one_b1 = static_cast<T>(1 - h.beta1), one_b2 = static_cast<T>(1 - h.beta2),
             bc2 = static_cast<T>(bc2_sqrt), eps = static_cast<T>(h.eps), step_size = static_cast<T>(-h.lr / bc1);
     parallel_for(0, param.numel(), 1 << 14, [&](int64_t lo, int64_t hi) {
       for (int64_t i = lo; i < hi; ++i) {
+        const T gi = l2 ? g[i] + wd * p[i] : g[i];  // Adam: grad.add(param, alpha=wd)
         p[i] = p[i] * decay;
-        m[i] = m[i] * b1 + one_b1 * g[i];
-        v[i] = v[i] * b2 + one_b2 * (g[i] * g[i]);
+        m[i] = m[i] * b1 + one_b1 * gi;
+        v[i] = v[i] * b2 + one_b2 * (gi * gi);
         T denom = std::sqrt(v[i]) / bc2 + eps;
         p[i] = p[i] + step_size * (m[i] / denom);
       }
