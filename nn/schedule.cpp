@@ -88,6 +88,12 @@ Scheduler& Scheduler::add_lr(const Schedule& schedule, Optimizer& optimizer) {
   return add(schedule, [&optimizer](double v) { optimizer.set_lr(v); });
 }
 
+Scheduler& Scheduler::add_weight_decay(const Schedule& schedule, Optimizer& optimizer, size_t group) {
+  HIPT_CHECK(group < optimizer.param_groups().size(), "scheduler: weight decay of group {}, but the optimizer has {}",
+             group, optimizer.param_groups().size());
+  return add(schedule, [&optimizer, group](double v) { optimizer.param_groups()[group].weight_decay = v; });
+}
+
 void Scheduler::apply(int64_t step) const {
   // All values first, so that a step outside one schedule throws before any target changes.
   std::vector<double> values;

@@ -54,6 +54,8 @@ class Scheduler {
   Scheduler& add(const Schedule& schedule, std::function<void(double)> apply);
   Scheduler& add(const Schedule& schedule, double& target);  // target must outlive the Scheduler
   Scheduler& add_lr(const Schedule& schedule, Optimizer& optimizer);  // optimizer.set_lr
+  // The weight decay of one parameter group (DINO decays only group 0 of nn::decay_groups).
+  Scheduler& add_weight_decay(const Schedule& schedule, Optimizer& optimizer, size_t group = 0);
   void apply(int64_t step) const;
   const std::vector<Entry>& entries() const { return entries_; }
 

@@ -85,6 +85,20 @@ TEST(Schedule, SchedulerSetsLrAndAnyScalar) {
   EXPECT_EQ(momentum, -1);
 }
 
+TEST(Schedule, SchedulerSetsTheWeightDecayOfOneGroup) {
+  Tensor w = ops::zeros({2, 3}).requires_grad_(), b = ops::zeros({3}).requires_grad_();
+  nn::AdamW opt(nn::decay_groups({{"fc.weight", w}, {"fc.bias", b}}, 1e-3, 0.04), {});
+  const nn::Schedule wd = nn::Schedule::cosine(0.04, 0.4, 2, 3);
+  nn::Scheduler sched;
+  sched.add_weight_decay(wd, opt);
+  for (int64_t step = 0; step < 6; ++step) {
+    sched.apply(step);
+    EXPECT_EQ(opt.param_groups()[0].weight_decay, wd.at(step));
+    EXPECT_EQ(opt.param_groups()[1].weight_decay, 0.0);  // biases never decay
+  }
+  expect_error([&] { sched.add_weight_decay(wd, opt, 2); }, {"scheduler", "group 2", "has 2"});
+}
+
 TEST(Schedule, Errors) {
   expect_error([] { nn::Schedule::cosine(1, 0, 0, 10); }, {"cosine schedule", "epochs (0)", ">= 1"});
   expect_error([] { nn::Schedule::cosine(1, 0, 3, 0); }, {"cosine schedule", "niter_per_ep (0)"});
