@@ -170,7 +170,8 @@ TEST(Buffers, LoadIsStrictAboutBuffers) {
   nn::TensorMap missing = sd;
   missing.erase("head.center");
   expect_error([&] { net.load_state_dict(missing, "ckpt.safetensors"); },
-               {"ckpt.safetensors: does not match the model's 6 parameters and 2 buffers", "missing 1: head.center [1, 2]"});
+               {"ckpt.safetensors: does not match the model's 6 parameters and 2 buffers",
+                "missing 1: head.center [1, 2]"});
   nn::TensorMap misshaped = sd;
   misshaped["step"] = ops::zeros({2});
   ops::fill_(misshaped["head.center"], 3);
@@ -199,7 +200,8 @@ TEST(WeightNorm, InitialWeightIsLinearsAndParametersAreInPyTorchOrder) {
   }
   nn::WeightNormLinear no_bias(7, 3, false, g2);
   EXPECT_EQ(names(no_bias.named_parameters()), (std::vector<std::string>{"weight_g", "weight_v"}));
-  expect_error([&] { wn.forward(ops::zeros({2, 6})); }, {"WeightNormLinear: input [2, 6] does not end in in_features 7"});
+  expect_error([&] { wn.forward(ops::zeros({2, 6})); },
+               {"WeightNormLinear: input [2, 6] does not end in in_features 7"});
 }
 
 TEST(WeightNorm, ForwardAndGradientsEqualPyTorch) {
@@ -208,17 +210,22 @@ TEST(WeightNorm, ForwardAndGradientsEqualPyTorch) {
       const std::string prefix = std::string(dtype == DType::F32 ? "f32 " : "f64 ") + c + " ";
       Generator gen(0);
       nn::WeightNormLinear layer(kIn, kOut, true, gen, dtype);
-      ops::copy_(layer.weight_v, table(kOut, kIn, [](int64_t o, int64_t i) { return std::sin(0.37 * double(o * kIn + i) + 0.1) * 0.6; }, dtype));
+      auto v = [](int64_t o, int64_t i) { return std::sin(0.37 * double(o * kIn + i) + 0.1) * 0.6; };
+      auto g = [](int64_t o, int64_t) { return 0.5 + 0.3 * std::cos(1.3 * double(o)); };
+      auto b = [](int64_t, int64_t o) { return std::cos(0.7 * double(o)) * 0.1; };
+      auto xf = [](int64_t r, int64_t i) { return std::cos(0.23 * double(r * kIn + i) - 0.4); };
+      auto uf = [](int64_t r, int64_t o) { return std::sin(0.5 * double(r * kOut + o) + 0.2); };
+      ops::copy_(layer.weight_v, table(kOut, kIn, v, dtype));
       if (c == "free") {
-        ops::copy_(layer.weight_g, table(kOut, 1, [](int64_t o, int64_t) { return 0.5 + 0.3 * std::cos(1.3 * double(o)); }, dtype));
+        ops::copy_(layer.weight_g, table(kOut, 1, g, dtype));
       } else {
         ops::fill_(layer.weight_g, 1);
         layer.freeze_g();
       }
-      ops::copy_(layer.bias, reshape(table(1, kOut, [](int64_t, int64_t o) { return std::cos(0.7 * double(o)) * 0.1; }, dtype), {kOut}));
-      Tensor x = table(kRows, kIn, [](int64_t r, int64_t i) { return std::cos(0.23 * double(r * kIn + i) - 0.4); }, dtype);
+      ops::copy_(layer.bias, reshape(table(1, kOut, b, dtype), {kOut}));
+      Tensor x = table(kRows, kIn, xf, dtype);
       x.requires_grad_();
-      Tensor u = table(kRows, kOut, [](int64_t r, int64_t o) { return std::sin(0.5 * double(r * kOut + o) + 0.2); }, dtype);
+      Tensor u = table(kRows, kOut, uf, dtype);
       Tensor y = layer.forward(x);
       backward(sum(mul(y, u)));
       const double rel = dtype == DType::F32 ? 1e-6 : 1e-13;
