@@ -5,16 +5,11 @@
 #include "autograd/nn_functions.h"
 
 namespace hipt::nn {
+namespace {
 
-Linear::Linear(int64_t in, int64_t out, bool with_bias, Generator& gen, DType dtype) {
-  HIPT_CHECK(in > 0 && out > 0, "Linear: sizes must be positive, got in={} out={}", in, out);
-  const double bound = 1.0 / std::sqrt(static_cast<double>(in));
-  weight = register_parameter("weight", ops::uniform({out, in}, -bound, bound, gen, dtype));
-  if (with_bias) bias = register_parameter("bias", ops::uniform({out}, -bound, bound, gen, dtype));
-}
-
-Tensor Linear::forward(const Tensor& x) const {
-  HIPT_CHECK(x.dim() >= 1 && x.size(-1) == weight.size(1), "Linear: input {} does not end in in_features {}",
+// x Wᵀ + b for Linear and WeightNormLinear; `who` names the layer in errors.
+Tensor linear(const char* who, const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  HIPT_CHECK(x.dim() >= 1 && x.size(-1) == weight.size(1), "{}: input {} does not end in in_features {}", who,
              x.shape().str(), weight.size(1));
   Tensor y = matmul(x.dim() == 1 ? unsqueeze(x, 0) : x, weight, false, true);
   if (bias.defined()) {
@@ -24,6 +19,34 @@ Tensor Linear::forward(const Tensor& x) const {
   }
   return x.dim() == 1 ? squeeze(y, 0) : y;
 }
+
+// The Euclidean norm of each row of v [out, in], as [out, 1].
+Tensor row_norms(const Tensor& v) { return sqrt(sum(mul(v, v), 1, true)); }
+
+}  // namespace
+
+Linear::Linear(int64_t in, int64_t out, bool with_bias, Generator& gen, DType dtype) {
+  HIPT_CHECK(in > 0 && out > 0, "Linear: sizes must be positive, got in={} out={}", in, out);
+  const double bound = 1.0 / std::sqrt(static_cast<double>(in));
+  weight = register_parameter("weight", ops::uniform({out, in}, -bound, bound, gen, dtype));
+  if (with_bias) bias = register_parameter("bias", ops::uniform({out}, -bound, bound, gen, dtype));
+}
+
+Tensor Linear::forward(const Tensor& x) const { return linear("Linear", x, weight, bias); }
+
+WeightNormLinear::WeightNormLinear(int64_t in, int64_t out, bool with_bias, Generator& gen, DType dtype) {
+  HIPT_CHECK(in > 0 && out > 0, "WeightNormLinear: sizes must be positive, got in={} out={}", in, out);
+  const double bound = 1.0 / std::sqrt(static_cast<double>(in));
+  Tensor v = ops::uniform({out, in}, -bound, bound, gen, dtype);
+  if (with_bias) bias = register_parameter("bias", ops::uniform({out}, -bound, bound, gen, dtype));
+  weight_g = register_parameter("weight_g", row_norms(v));
+  weight_v = register_parameter("weight_v", v);
+}
+
+// PyTorch's _weight_norm(v, g, dim=0): v * (g / ‖v‖), the quotient taken on the [out, 1] column.
+Tensor WeightNormLinear::weight() const { return mul(weight_v, div(weight_g, row_norms(weight_v))); }
+
+Tensor WeightNormLinear::forward(const Tensor& x) const { return linear("WeightNormLinear", x, weight(), bias); }
 
 LayerNorm::LayerNorm(int64_t dim, double eps_, DType dtype) : eps(eps_) {
   weight = register_parameter("weight", ops::ones({dim}, dtype));
