@@ -71,27 +71,26 @@ void copy_(const Tensor& dst, const Tensor& src) {
   k(dst, src);
 }
 
-Tensor contiguous(const Tensor& t) {
-  check_defined("contiguous", t);
-  if (t.is_contiguous()) return t;
-  kernel("contiguous", t, &Backend::copy);
-  return clone(t);
-}
-
-Tensor clone(const Tensor& t) {
-  auto k = kernel("clone", t, &Backend::copy);
-  Tensor out = empty(t.shape(), t.dtype(), t.device());
-  k(out, t);
-  return out;
-}
-
-Tensor cast(const Tensor& t, DType dtype) {
-  check_defined("cast", t);
-  if (t.dtype() == dtype) return t;
-  auto k = kernel("cast", t, &Backend::copy);
+namespace {
+// A fresh contiguous copy of t in `dtype` through the device's copy kernel.
+Tensor copied(const char* op, const Tensor& t, DType dtype) {
+  auto k = kernel(op, t, &Backend::copy);
   Tensor out = empty(t.shape(), dtype, t.device());
   k(out, t);
   return out;
+}
+}  // namespace
+
+Tensor contiguous(const Tensor& t) {
+  check_defined("contiguous", t);
+  return t.is_contiguous() ? t : copied("contiguous", t, t.dtype());
+}
+
+Tensor clone(const Tensor& t) { return copied("clone", t, t.dtype()); }
+
+Tensor cast(const Tensor& t, DType dtype) {
+  check_defined("cast", t);
+  return t.dtype() == dtype ? t : copied("cast", t, dtype);
 }
 
 // ---------------------------------------------------------------- views
