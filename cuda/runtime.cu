@@ -43,3 +43,43 @@ std::string runtime_version() {
 }
 
 }  // namespace hipt::cuda
+
+// ---- shared by the kernel files (cuda/common.cuh, cuda/check.h) ----
+#include <cublas_v2.h>
+
+#include <mutex>
+#include <vector>
+
+#include "cuda/common.cuh"
+
+namespace hipt::cuda {
+
+void throw_cuda_error(const char* call, const char* file, int line, const char* what) {
+  throw Error(fmt::format("CUDA: {} failed at {}:{}: {}", call, file, line, what));
+}
+
+const char* cublas_status_name(int status) { return cublasGetStatusString(static_cast<cublasStatus_t>(status)); }
+
+cudaStream_t stream_for(Device device) {
+  HIPT_CHECK(device.type == DeviceType::CUDA, "stream_for: {} is not a CUDA device", device.str());
+  static std::mutex mu;
+  static std::vector<cudaStream_t> streams;
+  HIPT_CUDA_CHECK(cudaSetDevice(device.index));
+  std::lock_guard<std::mutex> lock(mu);
+  if (streams.size() <= static_cast<size_t>(device.index)) streams.resize(device.index + 1, nullptr);
+  cudaStream_t& s = streams[device.index];
+  if (!s) HIPT_CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+  return s;
+}
+
+Shape broadcast_strides(const Tensor& t, const Shape& shape) {
+  Shape out = shape;
+  const int lead = shape.size() - t.dim();
+  for (int d = 0; d < shape.size(); ++d) {
+    const int td = d - lead;
+    out[d] = (td < 0 || t.shape()[td] == 1) ? 0 : t.strides()[td];
+  }
+  return out;
+}
+
+}  // namespace hipt::cuda

@@ -98,6 +98,21 @@ void Module::load_state_dict(const TensorMap& tensors, const std::string& source
   for (const auto& p : state) ops::copy_(p.tensor, tensors.at(p.name));
 }
 
+void Module::to(Device device) {
+  for (Parameter& p : named_state()) {
+    Storage& old = *p.tensor.storage();
+    p.tensor.zero_grad();
+    if (old.device() == device) continue;
+    // The whole storage as bytes, so views into it keep their offsets and strides.
+    const Shape bytes{static_cast<int64_t>(old.nbytes())};
+    auto fresh = Storage::allocate(old.nbytes(), device);
+    const Tensor src(p.tensor.storage(), bytes, contiguous_strides(bytes), 0, DType::U8);
+    const Tensor dst(fresh, bytes, contiguous_strides(bytes), 0, DType::U8);
+    ops::copy_(dst, src);
+    old.swap_contents(*fresh);  // `fresh` now owns the old memory and frees it
+  }
+}
+
 void Module::zero_grad() {
   for (auto& p : named_parameters()) p.tensor.zero_grad();
 }

@@ -41,6 +41,9 @@ class Module {
   // hipt::Error that starts with `source` (the file name); nothing is copied then.
   void load_state_dict(const TensorMap& tensors, const std::string& source = "state dict");
   void zero_grad();
+  // Moves every parameter and buffer to `device` in place: each storage's bytes move and every
+  // handle to it (members, optimizer state built on them) follows. Accumulated gradients are dropped.
+  void to(Device device);
 
   // Training mode (dropout active) vs evaluation; applies to the whole subtree.
   void train(bool on = true);

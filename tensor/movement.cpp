@@ -62,9 +62,15 @@ void fill_(const Tensor& dst, double value) {
 // ---------------------------------------------------------------- copies
 
 void copy_(const Tensor& dst, const Tensor& src) {
-  auto k = kernel("copy_", dst, &Backend::copy);
+  check_defined("copy_", dst);
   check_defined("copy_", src);
-  check_same_device("copy_", dst, src);
+  // A copy between devices runs on the GPU side's table: only that backend can move the bytes.
+  const Device on = dst.device().type == DeviceType::CPU ? src.device() : dst.device();
+  auto k = kernel("copy_", on, &Backend::copy);
+  if (dst.device().type == src.device().type) check_same_device("copy_", dst, src);
+  else
+    HIPT_CHECK(dst.shape() == src.shape(), "copy_: a copy between {} and {} needs equal shapes: {} vs {}",
+               src.device().str(), dst.device().str(), src.shape().str(), dst.shape().str());
   check_writable("copy_", dst);
   HIPT_CHECK(broadcast_shapes("copy_", dst.shape(), src.shape()) == dst.shape(),
              "copy_: source {} does not broadcast to destination {}", src.shape().str(), dst.shape().str());
@@ -313,3 +319,15 @@ Tensor scatter_add(const Shape& shape, int dim, const Tensor& index, const Tenso
 }
 
 }  // namespace hipt::ops
+
+namespace hipt {
+
+Tensor Tensor::to(Device device) const {
+  HIPT_CHECK(defined(), "to: tensor is undefined");
+  if (this->device() == device) return *this;
+  Tensor out = ops::empty(shape(), dtype(), device);
+  ops::copy_(out, *this);
+  return out;
+}
+
+}  // namespace hipt

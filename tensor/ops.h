@@ -25,14 +25,16 @@ Tensor zeros_like(const Tensor& t);
 Tensor ones_like(const Tensor& t);
 
 // Host vectors in and out (row-major): from_vector makes a cpu tensor; to_vector reads any layout
-// of a cpu tensor.
+// of a tensor on any device.
 template <class T> Tensor from_vector(const std::vector<T>& v, const Shape& shape);
 template <class T> std::vector<T> to_vector(const Tensor& t);
 
 // ---------------------------------------------------------------- layout and copies
 Tensor contiguous(const Tensor& t);  // t itself when already contiguous
 Tensor clone(const Tensor& t);       // always a fresh contiguous copy
-void copy_(const Tensor& dst, const Tensor& src);  // src broadcast into dst's shape, casting
+// src broadcast into dst's shape, casting. Across devices (cpu <-> cuda) the CUDA copy kernel moves
+// the bytes; then src must have dst's shape.
+void copy_(const Tensor& dst, const Tensor& src);
 Tensor cast(const Tensor& t, DType dtype);          // round-to-nearest-even into f16/bf16
 
 // ---------------------------------------------------------------- views (no copy)
@@ -121,9 +123,9 @@ template <class T> Tensor from_vector(const std::vector<T>& v, const Shape& shap
 }
 
 template <class T> std::vector<T> to_vector(const Tensor& t) {
-  HIPT_CHECK(t.defined() && t.device().type == DeviceType::CPU, "to_vector: tensor {} is not on the cpu",
-             t.defined() ? t.str() : "undefined");
-  Tensor c = ops::contiguous(t.dtype() == dtype_of<T>() ? t : ops::cast(t, dtype_of<T>()));
+  HIPT_CHECK(t.defined(), "to_vector: tensor is undefined");
+  const Tensor h = t.to(Device{});
+  Tensor c = ops::contiguous(h.dtype() == dtype_of<T>() ? h : ops::cast(h, dtype_of<T>()));
   std::vector<T> v(static_cast<size_t>(c.numel()));
   if (!v.empty()) std::memcpy(v.data(), c.raw_data(), v.size() * sizeof(T));
   return v;

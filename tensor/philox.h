@@ -4,13 +4,15 @@
 #pragma once
 #include <cstdint>
 
+#include "tensor/hd.h"
+
 namespace hipt::philox {
 
 constexpr uint32_t kMul0 = 0xD2511F53u, kMul1 = 0xCD9E8D57u;  // round multipliers
 constexpr uint32_t kWeyl0 = 0x9E3779B9u, kWeyl1 = 0xBB67AE85u;  // key schedule: golden ratio, sqrt(3)-1
 
 // One Philox-4x32 block with R rounds (the key is bumped between rounds, not before the first).
-template <int R> inline void philox_rounds(uint32_t c[4], uint32_t k0, uint32_t k1) {
+template <int R> HIPT_HD void philox_rounds(uint32_t c[4], uint32_t k0, uint32_t k1) {
   for (int r = 0; r < R; ++r) {
     if (r > 0) {
       k0 += kWeyl0;
@@ -29,7 +31,7 @@ template <int R> inline void philox_rounds(uint32_t c[4], uint32_t k0, uint32_t 
 }
 
 // Block `block` of seed `seed`: counter {lo32(block), hi32(block), 0, 0}, key {lo32(seed), hi32(seed)}.
-inline void block_words(uint64_t seed, uint64_t block, uint32_t w[4]) {
+HIPT_HD void block_words(uint64_t seed, uint64_t block, uint32_t w[4]) {
   w[0] = static_cast<uint32_t>(block);
   w[1] = static_cast<uint32_t>(block >> 32);
   w[2] = 0;
@@ -37,8 +39,8 @@ inline void block_words(uint64_t seed, uint64_t block, uint32_t w[4]) {
   philox_rounds<10>(w, static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
 }
 
-inline double u24(uint32_t w) { return static_cast<double>(w >> 8) * 0x1p-24; }
-inline double u53(uint32_t lo, uint32_t hi) {
+HIPT_HD double u24(uint32_t w) { return static_cast<double>(w >> 8) * 0x1p-24; }
+HIPT_HD double u53(uint32_t lo, uint32_t hi) {
   return static_cast<double>(((static_cast<uint64_t>(hi) << 32) | lo) >> 11) * 0x1p-53;
 }
 

@@ -35,6 +35,13 @@ std::shared_ptr<Storage> Storage::allocate(size_t nbytes, Device device) {
 Storage::Storage(void* data, size_t nbytes, Device device, std::function<void(void*)> deleter)
     : data_(data), nbytes_(nbytes), device_(device), deleter_(std::move(deleter)) {}
 
+void Storage::swap_contents(Storage& other) {
+  std::swap(data_, other.data_);
+  std::swap(nbytes_, other.nbytes_);
+  std::swap(device_, other.device_);
+  std::swap(deleter_, other.deleter_);
+}
+
 Storage::~Storage() {
   if (deleter_) deleter_(data_);
 }

@@ -40,6 +40,10 @@ class Storage {
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
 
+  // Exchanges the memory, size, device and owner of two storages. Module::to moves parameters this
+  // way: every tensor viewing the storage (the module's member, the optimizer's handle) follows.
+  void swap_contents(Storage& other);
+
   void* data() const { return data_; }
   size_t nbytes() const { return nbytes_; }
   Device device() const { return device_; }

@@ -28,7 +28,7 @@ void* Tensor::raw_data() const {
 
 double Tensor::item() const {
   HIPT_CHECK(numel() == 1, "item: tensor {} has {} elements, expected 1", str(), numel());
-  HIPT_CHECK(device().type == DeviceType::CPU, "item: tensor is on {}, copy it to the cpu first", device().str());
+  if (device().type != DeviceType::CPU) return to(Device{}).item();
   const void* p = raw_data();
   switch (dtype_) {
     case DType::F32: return *static_cast<const float*>(p);

@@ -50,7 +50,10 @@ class Tensor {
     return static_cast<T*>(raw_data());
   }
   void* raw_data() const;
-  double item() const;  // the single element of a one-element tensor, as double
+  double item() const;  // the single element of a one-element tensor, as double (copied from a GPU)
+  // This tensor on `device`: itself when already there, otherwise a contiguous copy (no autograd
+  // history; gradients do not flow across devices).
+  Tensor to(Device device) const;
 
   // Same storage, new layout. The caller guarantees the view stays inside the storage.
   Tensor as_strided(const Shape& shape, const Shape& strides, int64_t offset) const;

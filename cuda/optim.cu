@@ -1,0 +1,8 @@
+#include "cuda/common.cuh"
+#include "cuda/kernels.h"
+
+namespace hipt::cuda {
+
+void register_optim_kernels(Backend&) {}
+
+}  // namespace hipt::cuda
