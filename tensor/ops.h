@@ -112,6 +112,9 @@ Tensor sum_to(const Tensor& t, const Shape& shape);
 // a [..., M, K] · b [..., K, N] -> [..., M, N], batch dims broadcast. trans_a / trans_b use the
 // transposed last two dims of a / b (a [..., K, M], b [..., N, K]) without copying them.
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans_b = false);
+// Stand-in declaration until the matmul precision switch lands (defined in hipt/models/precision_stub.cpp).
+enum class MatmulPrecision { F32, TF32 };
+void set_matmul_precision(MatmulPrecision precision);
 
 // ---------------------------------------------------------------- template definitions
 template <class T> Tensor from_vector(const std::vector<T>& v, const Shape& shape) {
