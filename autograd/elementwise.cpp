@@ -8,7 +8,7 @@ namespace hipt {
 namespace {
 
 Tensor zero_like_where(const Tensor& cond, const Tensor& g, bool keep_when_true) {
-  Tensor z = ops::zeros({}, g.dtype());
+  Tensor z = ops::zeros({}, g.dtype(), g.device());
   return keep_when_true ? ops::where(cond, g, z) : ops::where(cond, z, g);
 }
 
@@ -65,8 +65,8 @@ Tensor pow(const Tensor& a, const Tensor& b) {
   return binary_op("pow", ops::Binary::Pow, a, b, kInputs | kOutput,
                    [](T3 g, T3 a, T3 b, T3) {  // b = 0 contributes 0, not 0·a^-1 = NaN at a = 0
                      Tensor d = ops::mul(g, ops::mul(b, ops::pow(a, ops::add(b, -1.0))));
-                     return ops::where(ops::compare(ops::Compare::Eq, b, ops::zeros({}, b.dtype())),
-                                       ops::zeros({}, d.dtype()), d);
+                     return ops::where(ops::compare(ops::Compare::Eq, b, ops::zeros({}, b.dtype(), b.device())),
+                                       ops::zeros({}, d.dtype(), d.device()), d);
                    },
                    [](T3 g, T3 a, T3, T3 y) { return ops::mul(g, ops::mul(y, ops::log(a))); });
 }
@@ -143,7 +143,7 @@ Tensor erf(const Tensor& x) {
 // sign(x), with 0 at 0 as PyTorch
 Tensor abs(const Tensor& x) {
   return unary_op(ops::Unary::Abs, x, kInputs, [](T3 g, T3 x, T3) {
-    Tensor z = ops::zeros({}, x.dtype());
+    Tensor z = ops::zeros({}, x.dtype(), x.device());
     Tensor sign = ops::sub(ops::cast(ops::compare(ops::Compare::Gt, x, z), x.dtype()),
                            ops::cast(ops::compare(ops::Compare::Lt, x, z), x.dtype()));
     return ops::mul(g, sign);
@@ -152,7 +152,7 @@ Tensor abs(const Tensor& x) {
 
 Tensor relu(const Tensor& x) {
   return unary_op(ops::Unary::Relu, x, kInputs, [](T3 g, T3 x, T3) {
-    return zero_like_where(ops::compare(ops::Compare::Gt, x, ops::zeros({}, x.dtype())), g, true);
+    return zero_like_where(ops::compare(ops::Compare::Gt, x, ops::zeros({}, x.dtype(), x.device())), g, true);
   });
 }
 

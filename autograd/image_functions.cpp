@@ -27,7 +27,7 @@ Tensor patchify(const Tensor& x, int64_t p) {
 Tensor dropout(const Tensor& x, double p, bool training, Generator& gen) {
   HIPT_CHECK(p >= 0 && p < 1, "dropout: p must be in [0, 1), got {} for {}", p, x.str());
   if (!training || p == 0) return x;
-  Tensor mask = ops::dropout_mask(x.shape(), p, gen, x.dtype());
+  Tensor mask = ops::dropout_mask(x.shape(), p, gen, x.dtype(), x.device());
   Tensor y = ops::mul(x, mask);
   if (!needs_graph(x)) return y;
   return record("dropout", y, {&x}, [mask](const Tensor& g) -> Grads { return {ops::mul(g, mask)}; });

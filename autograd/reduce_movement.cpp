@@ -65,7 +65,7 @@ Tensor slice(const Tensor& t, int dim, int64_t start, int64_t end, int64_t step)
   Tensor out = ops::slice(t, dim, start, end, step);
   if (!needs_graph(t)) return out;
   return record("slice", out, {&t}, [=, s = t.shape()](const Tensor& g) -> Grads {
-    Tensor gx = ops::zeros(s, g.dtype());
+    Tensor gx = ops::zeros(s, g.dtype(), g.device());
     ops::copy_(ops::slice(gx, dim, start, end, step), g);
     return {gx};
   });
@@ -77,7 +77,7 @@ Tensor select(const Tensor& t, int dim, int64_t index) {
   int d = wrap_dim("select", dim, t.dim());
   int64_t i = index < 0 ? index + t.shape()[d] : index;
   return record("select", out, {&t}, [=, s = t.shape()](const Tensor& g) -> Grads {
-    Tensor gx = ops::zeros(s, g.dtype());
+    Tensor gx = ops::zeros(s, g.dtype(), g.device());
     ops::copy_(ops::select(gx, d, i), g);
     return {gx};
   });

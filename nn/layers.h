@@ -5,6 +5,14 @@
 
 namespace hipt::nn {
 
+// Layers of a 16-bit dtype (bf16 for a bf16 forward on a GPU) draw their random init in f32, the
+// dtype the random kernels have, and store it cast: init_dtype(bf16) is f32, any other dtype itself.
+DType init_dtype(DType dtype);
+Tensor init_uniform(const Shape& shape, double low, double high, Generator& gen, DType dtype);
+// fresh + other without a second buffer when no graph is recorded (`fresh` must be a tensor the
+// caller just made that nothing else holds, of the result's shape); bf16 adds out of place.
+Tensor add_into(const Tensor& fresh, const Tensor& other);
+
 // y = x Wᵀ + b; x [..., in] -> [..., out]. weight [out, in], bias [out] (PyTorch layout).
 // Init as torch.nn.Linear: W, b ~ U(-1/√in, 1/√in).
 class Linear : public Module {

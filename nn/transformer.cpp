@@ -7,16 +7,6 @@
 
 namespace hipt::nn {
 
-namespace {
-// fresh + other, written into `fresh` when no graph is recorded: `fresh` must be a tensor this
-// layer just made (a GEMM output) that nothing else holds, with the result's shape.
-Tensor add_into(const Tensor& fresh, const Tensor& other) {
-  if (needs_graph(fresh, other)) return add(fresh, other);
-  ops::add_(fresh, other);
-  return fresh;
-}
-}  // namespace
-
 // timm's drop_path: keep_prob + U[0,1) floored, i.e. Bernoulli(keep) per sample, then x / keep.
 // dropout_mask already gives 0 or 1/keep; broadcasting it over [B, 1, ...] keeps whole samples.
 Tensor drop_path(const Tensor& x, double p, bool training, Generator& gen) {
@@ -25,7 +15,7 @@ Tensor drop_path(const Tensor& x, double p, bool training, Generator& gen) {
   HIPT_CHECK(x.dim() >= 1, "drop_path: x must have a batch dim, got {}", x.str());
   Shape mask_shape = x.shape();
   for (int d = 1; d < mask_shape.size(); ++d) mask_shape[d] = 1;
-  return mul(x, ops::dropout_mask(mask_shape, p, gen, x.dtype()));
+  return mul(x, ops::dropout_mask(mask_shape, p, gen, x.dtype(), x.device()));
 }
 
 Dropout::Dropout(double p_, GeneratorPtr gen) : p(p_), gen_(std::move(gen)) {
@@ -121,7 +111,7 @@ MultiheadSelfAttention::MultiheadSelfAttention(int64_t dim, int64_t heads_, doub
   HIPT_CHECK(heads > 0 && dim % heads == 0, "MultiheadSelfAttention: dim {} is not a multiple of heads {}", dim,
              heads);
   const double bound = std::sqrt(6.0 / static_cast<double>(dim + 3 * dim));  // xavier_uniform_ on [3E, E]
-  in_proj_weight = register_parameter("in_proj_weight", ops::uniform({3 * dim, dim}, -bound, bound, init, dtype));
+  in_proj_weight = register_parameter("in_proj_weight", init_uniform({3 * dim, dim}, -bound, bound, init, dtype));
   in_proj_bias = register_parameter("in_proj_bias", ops::zeros({3 * dim}, dtype));
   out_proj = register_module("out_proj", std::make_shared<Linear>(dim, dim, true, init, dtype));
   ops::fill_(out_proj->bias, 0);
@@ -160,8 +150,8 @@ PatchConv::PatchConv(int64_t patch, int64_t in_chans, int64_t dim, Generator& in
   HIPT_CHECK(patch > 0 && in_chans > 0 && dim > 0, "PatchEmbed: sizes must be positive, got patch={} in_chans={} "
              "dim={}", patch, in_chans, dim);
   const double bound = 1.0 / std::sqrt(static_cast<double>(in_chans * patch * patch));
-  weight = register_parameter("weight", ops::uniform({dim, in_chans, patch, patch}, -bound, bound, init, dtype));
-  bias = register_parameter("bias", ops::uniform({dim}, -bound, bound, init, dtype));
+  weight = register_parameter("weight", init_uniform({dim, in_chans, patch, patch}, -bound, bound, init, dtype));
+  bias = register_parameter("bias", init_uniform({dim}, -bound, bound, init, dtype));
 }
 
 PatchEmbed::PatchEmbed(int64_t patch_, int64_t in_chans, int64_t dim, Generator& init, DType dtype) : patch(patch_) {

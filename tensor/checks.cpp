@@ -17,6 +17,15 @@ void check_floating(const char* op, const Tensor& t) {
              dtype_name(t.dtype()), t.str());
 }
 
+void check_floating_or_cuda_bf16(const char* op, const Tensor& t) {
+  if (t.dtype() == DType::BF16) {
+    HIPT_CHECK(t.device().type == DeviceType::CUDA, "{}: bf16 compute is CUDA-only; cast {} to f32 on the CPU", op,
+               t.str());
+    return;
+  }
+  check_floating(op, t);
+}
+
 void check_index(const char* op, const Tensor& index) {
   HIPT_CHECK(index.dtype() == DType::I64 || index.dtype() == DType::I32, "{}: index must be i64 or i32, got {}", op,
              index.str());

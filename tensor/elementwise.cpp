@@ -39,7 +39,10 @@ Shape binary_shape(const char* op, const Tensor& a, const Tensor& b) {
 Tensor binary(Binary op, const Tensor& a, const Tensor& b) {
   auto k = kernel(op_name(op), a, &Backend::binary);
   Shape s = binary_shape(op_name(op), a, b);
-  check_floating(op_name(op), a);
+  if (op == Binary::Add || op == Binary::Mul)  // the two a bf16 forward pass needs
+    check_floating_or_cuda_bf16(op_name(op), a);
+  else
+    check_floating(op_name(op), a);
   Tensor out = empty(s, a.dtype(), a.device());
   k(op, out, a, b);
   return out;

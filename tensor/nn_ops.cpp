@@ -28,9 +28,13 @@ Tensor dim_back(const Tensor& y, int d) {
   return contiguous(permute(y, order));
 }
 
-void check_float(const char* op, const Tensor& t) {
+// `cuda_bf16`: the op's forward also takes bf16 on a CUDA device (tensor/checks.h).
+void check_float(const char* op, const Tensor& t, bool cuda_bf16 = false) {
   check_defined(op, t);
-  check_floating(op, t);
+  if (cuda_bf16)
+    check_floating_or_cuda_bf16(op, t);
+  else
+    check_floating(op, t);
 }
 
 void check_same(const char* op, const char* what_a, const Tensor& a, const char* what_b, const Tensor& b) {
@@ -43,7 +47,7 @@ void check_same(const char* op, const char* what_a, const Tensor& a, const char*
 
 Tensor softmax_impl(const char* op, const Tensor& x, int dim, bool log) {
   auto k = kernel(op, x, &Backend::softmax);
-  check_floating(op, x);
+  check_floating_or_cuda_bf16(op, x);
   if (x.dim() == 0) return softmax_impl(op, reshape(x, {1}), 0, log).as_strided({}, {}, 0);
   const int d = wrap_dim(op, dim, x.dim());
   Tensor xc = dim_last(x, d);
@@ -125,12 +129,12 @@ Tensor cross_entropy_backward(const Tensor& logits, const Tensor& target, const 
 
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps, Tensor* mean, Tensor* rstd) {
   auto k = kernel("layer_norm", x, &Backend::layer_norm);
-  check_floating("layer_norm", x);
+  check_floating_or_cuda_bf16("layer_norm", x);
   HIPT_CHECK(x.dim() >= 1, "layer_norm: x must have at least 1 dim, got {}", x.shape().str());
   const int64_t D = x.shape()[x.dim() - 1];
   for (const auto& [name, p] : {std::pair<const char*, const Tensor*>{"weight", &weight}, {"bias", &bias}}) {
     if (!p->defined()) continue;
-    check_float("layer_norm", *p);
+    check_float("layer_norm", *p, true);
     HIPT_CHECK(p->dim() == 1 && p->shape()[0] == D, "layer_norm: {} {} does not match the last dim of x {}", name,
                p->shape().str(), x.shape().str());
     HIPT_CHECK(p->dtype() == x.dtype() && p->device() == x.device(), "layer_norm: {} {} and x {} differ in dtype "
@@ -179,7 +183,7 @@ void layer_norm_backward(const Tensor& g, const Tensor& x, const Tensor& weight,
 
 Tensor gelu(const Tensor& x) {
   auto k = kernel("gelu", x, &Backend::gelu);
-  check_floating("gelu", x);
+  check_floating_or_cuda_bf16("gelu", x);
   Tensor xc = contiguous(x);
   Tensor y = empty(x.shape(), x.dtype(), x.device());
   if (y.numel()) k(y, xc);
@@ -198,8 +202,8 @@ Tensor gelu_backward(const Tensor& x, const Tensor& g) {
 // ---------------------------------------------------------------- attention
 
 namespace {
-void check_attention(const char* op, const Tensor& q, const Tensor& k, const Tensor& v) {
-  for (const Tensor* t : {&q, &k, &v}) check_float(op, *t);
+void check_attention(const char* op, const Tensor& q, const Tensor& k, const Tensor& v, bool cuda_bf16) {
+  for (const Tensor* t : {&q, &k, &v}) check_float(op, *t, cuda_bf16);
   HIPT_CHECK(q.dim() == 4 && k.dim() == 4 && v.dim() == 4, "{}: q, k, v must be [B, H, T, D], got q {}, k {}, v {}",
              op, q.shape().str(), k.shape().str(), v.shape().str());
   HIPT_CHECK(q.dtype() == k.dtype() && q.dtype() == v.dtype() && q.device() == k.device() && q.device() == v.device(),
@@ -213,7 +217,7 @@ void check_attention(const char* op, const Tensor& q, const Tensor& k, const Ten
 
 Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, double scale, Tensor* probs) {
   auto kern = kernel("attention", q, &Backend::attention);
-  check_attention("attention", q, k, v);
+  check_attention("attention", q, k, v, true);
   const Shape& s = q.shape();
   const int64_t Tk = k.shape()[2];
   Tensor out = empty(s, q.dtype(), q.device());
@@ -231,7 +235,7 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, double scale
 void attention_backward(const Tensor& g, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& probs,
                         double scale, Tensor* dq, Tensor* dk, Tensor* dv) {
   auto kern = kernel("attention_backward", q, &Backend::attention_backward);
-  check_attention("attention_backward", q, k, v);
+  check_attention("attention_backward", q, k, v, false);
   check_same("attention_backward", "q", q, "gradient", g);
   const Shape& s = q.shape();
   const Shape ps{s[0], s[1], s[2], k.shape()[2]};

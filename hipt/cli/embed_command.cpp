@@ -95,7 +95,7 @@ nlohmann::json merge_summaries(const std::vector<std::string>& parts) {
 int run_embed(const EmbedOptions& opts) {
   const auto start = Clock::now();
   HIPT_CHECK(!opts.slides.empty(), "no slides given");
-  check_device_flag(opts.model.device);
+  const ComputeTarget target = check_compute_flags(opts.model);
   if (opts.model.threads > 0) set_num_threads(opts.model.threads);
   check_unique_stems(opts.slides);
   SlideEmbedOptions so;
@@ -120,7 +120,9 @@ int run_embed(const EmbedOptions& opts) {
   EmbedModels models;
   std::string load_error;
   try {
-    if (std::count(skip.begin(), skip.end(), false) > 0) models = load_embed_models(opts.model.vit256, opts.model.vit4k, opts.model.student);
+    if (std::count(skip.begin(), skip.end(), false) > 0)
+      models = load_embed_models(opts.model.vit256, opts.model.vit4k, opts.model.student, target.device,
+                                 target.precision);
   } catch (const std::exception& e) {
     load_error = e.what();
   }

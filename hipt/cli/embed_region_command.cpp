@@ -7,7 +7,6 @@
 #include <memory>
 
 #include "hipt/cli/commands.h"
-#include "hipt/models/checkpoint.h"
 #include "hipt/models/region_encoder.h"
 #include "hipt/pipeline/progress.h"
 #include "io/png.h"
@@ -27,16 +26,13 @@ struct EmbedRegionOptions {
 
 int run_embed_region(const EmbedRegionOptions& opts) {
   namespace fs = std::filesystem;
-  check_device_flag(opts.model.device);
+  const ComputeTarget target = check_compute_flags(opts.model);
   if (opts.model.threads > 0) set_num_threads(opts.model.threads);
   // Read everything that can fail before the long forward pass.
   Tensor region = io::read_png_rgb(opts.image);
   HIPT_CHECK(region.size(0) >= 256 && region.size(1) >= 256, "{}: region is {}x{}; HIPT needs at least 256x256",
              opts.image, region.size(1), region.size(0));
-  auto vit256 = vit256_small(0, /*init=*/false);
-  auto vit4k = vit4k_xs(0, /*init=*/false);
-  load_backbone(*vit256, opts.model.vit256, opts.model.student);
-  load_backbone(*vit4k, opts.model.vit4k, opts.model.student);
+  const LoadedVits vits = load_vits(opts.model, target);
 
   RegionEncoderOptions enc_opts;
   enc_opts.batch = opts.model.batch;
@@ -44,7 +40,7 @@ int run_embed_region(const EmbedRegionOptions& opts) {
   const int64_t rows = region.size(0) / 256, cols = region.size(1) / 256;
   Progress progress("embed-region", rows * cols, "patches");
   enc_opts.on_patches_done = [&](int64_t done) { progress.update(done); };
-  RegionEncoder encoder(vit256, vit4k, enc_opts);
+  RegionEncoder encoder(vits.vit256, vits.vit4k, enc_opts);
   auto start = std::chrono::steady_clock::now();
   RegionEmbedding e = encoder.encode(region);
   progress.finish();
@@ -63,6 +59,8 @@ int run_embed_region(const EmbedRegionOptions& opts) {
       {"cols", std::to_string(e.cols)},
       {"crop_top", std::to_string(e.crop_top)},
       {"crop_left", std::to_string(e.crop_left)},
+      {"device", target.device.str()},
+      {"precision", target.precision},
       {"written_by", std::string("hipt embed-region ") + HIPT_VERSION},
   };
   io::write_safetensors(opts.out, out, metadata);

@@ -8,6 +8,7 @@
 #include <string>
 #include <type_traits>
 
+#include "hipt/models/vit.h"
 #include "hipt/pipeline/tiling.h"
 
 namespace hipt {
@@ -58,17 +59,41 @@ struct ModelOptions {
   std::string vit256, vit4k;   // checkpoints (.pth or .safetensors)
   int64_t batch = 64;          // ViT-256 patches per forward; bounds memory, and progress moves per batch
   bool student = false;        // DINO student weights instead of the teacher
-  std::string device = "cpu";  // "cpu" or "cuda" (check_device_flag)
+  std::string device = "cpu";  // "cpu", "cuda" or "cuda:N" (check_device_flag)
+  std::string precision = "f32";  // "f32", "tf32" or "bf16" (check_precision_flag)
   int threads = 0;             // 0: HIPT_NUM_THREADS, else every hardware thread
 };
 constexpr int kMaxThreads = 1024;
 
-// --vit256 and --vit4k (both required), --batch, --student, --device, --threads.
+// --vit256 and --vit4k (both required), --batch, --student, --device, --precision, --threads.
 void add_model_flags(CLI::App* cmd, ModelOptions& m);
 
-// The --device flag: "cpu" passes; "cuda" is refused with the reason (no GPU, or the CUDA tensor
-// backend not there yet); anything else names the flag.
-void check_device_flag(const std::string& device);
+// The --device flag: "cpu"; "cuda:N", GPU N; "cuda", GPU (local rank mod GPU count), so that MPI
+// ranks on one node spread over its GPUs. A GPU that cannot be used (no driver, no device, a build
+// without CUDA, an index past the last GPU) is refused in one line saying why; so is any other value.
+Device check_device_flag(const std::string& device);
+
+// The --precision flag on `device`: f32 (the default); tf32 (matmuls in TF32 tensor-core
+// arithmetic, everything else f32) and bf16 (weights and activations bf16, layer-norm statistics,
+// softmax and accumulation f32, features returned f32) on a GPU only.
+void check_precision_flag(const std::string& precision, const Device& device);
+
+// Where and how the models of a command run: both flags checked, and the matmul precision of the
+// process set from --precision.
+struct ComputeTarget {
+  Device device;
+  std::string precision;  // "f32", "tf32" or "bf16": recorded in output metadata as given
+  DType dtype() const { return precision == "bf16" ? DType::BF16 : DType::F32; }  // of the weights
+};
+ComputeTarget check_compute_flags(const ModelOptions& m);
+
+// Both ViTs from --vit256 / --vit4k (hipt/models/checkpoint.h rules) in the target's dtype, moved
+// to its device.
+struct LoadedVits {
+  std::shared_ptr<VisionTransformer> vit256;
+  std::shared_ptr<VisionTransformer4K> vit4k;
+};
+LoadedVits load_vits(const ModelOptions& m, const ComputeTarget& target);
 
 // CLAM's segmentation and patching flags, with its names and defaults (hipt/pipeline/tiling.h),
 // and --preset, whose values explicit flags override.

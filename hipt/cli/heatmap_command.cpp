@@ -10,7 +10,6 @@
 #include <nlohmann/json.hpp>
 
 #include "hipt/cli/commands.h"
-#include "hipt/models/checkpoint.h"
 #include "hipt/models/region_encoder.h"
 #include "hipt/pipeline/heatmap.h"
 #include "hipt/pipeline/progress.h"
@@ -26,13 +25,14 @@ namespace {
 
 constexpr int64_t kShift = 128;  // the reference's offset between smoothing passes, region pixels
 
-void check_options(const HeatmapOptions& o) {
-  check_device_flag(o.model.device);
+ComputeTarget check_options(const HeatmapOptions& o) {
+  const ComputeTarget target = check_compute_flags(o.model);
   HIPT_CHECK(o.size >= 256 && o.size % 256 == 0, "heatmap: --size {} must be a positive multiple of 256", o.size);
   HIPT_CHECK(o.scale >= 1 && 16 % o.scale == 0,
              "heatmap: --scale {} must divide 16 (1, 2, 4, 8 or 16) so that a ViT-256 token covers whole pixels",
              o.scale);
   HIPT_CHECK(o.alpha >= 0 && o.alpha <= 1, "heatmap: --alpha {} must lie in [0, 1]", o.alpha);
+  return target;
 }
 
 std::string region_stem(const HeatmapOptions& o) {
@@ -43,7 +43,7 @@ std::string region_stem(const HeatmapOptions& o) {
 
 int run_heatmap(const HeatmapOptions& opts) {
   namespace fs = std::filesystem;
-  check_options(opts);
+  const ComputeTarget target = check_options(opts);
   const heatmap::Colormap cmap = heatmap::colormap_by_name(opts.cmap);
   if (opts.model.threads > 0) set_num_threads(opts.model.threads);
 
@@ -56,10 +56,7 @@ int run_heatmap(const HeatmapOptions& opts) {
   HIPT_CHECK(opts.x >= 0 && opts.y >= 0 && opts.x < l0.width && opts.y < l0.height,
              "{}: region corner ({}, {}) lies outside level 0 ({}x{})", opts.slide, opts.x, opts.y, l0.width,
              l0.height);
-  auto vit256 = vit256_small(0, /*init=*/false);
-  auto vit4k = vit4k_xs(0, /*init=*/false);
-  load_backbone(*vit256, opts.model.vit256, opts.model.student);
-  load_backbone(*vit4k, opts.model.vit4k, opts.model.student);
+  const LoadedVits vits = load_vits(opts.model, target);
   const Tensor region = io::read_region_at_target_mag(*slide, opts.x, opts.y, geometry.magnification, opts.size,
                                                       /*white_background=*/false, opts.target_mag);
   std::error_code ec;
@@ -80,7 +77,7 @@ int run_heatmap(const HeatmapOptions& opts) {
     const int64_t shift = k * kShift;
     fmt::print(stderr, "heatmap: pass {}/{} (region moved up-left by {} px)\n", k + 1, passes, shift);
     Progress progress(fmt::format("heatmap pass {}", k + 1), rows * cols, "patches");
-    RegionEncoder encoder(vit256, vit4k,
+    RegionEncoder encoder(vits.vit256, vits.vit4k,
                           {opts.model.batch, AttentionMaps::ClsRow, [&](int64_t done) { progress.update(done); }});
     const RegionEmbedding e = encoder.encode(k == 0 ? region : heatmap::shift_up_left(region, shift));
     progress.finish();
@@ -126,6 +123,8 @@ int run_heatmap(const HeatmapOptions& opts) {
                          {"cols", std::to_string(cols)},
                          {"vit256_checkpoint", fs::path(opts.model.vit256).filename().string()},
                          {"vit4k_checkpoint", fs::path(opts.model.vit4k).filename().string()},
+                         {"device", target.device.str()},
+                         {"precision", target.precision},
                          {"layout", "vit256 [heads, rows*16, cols*16]: [CLS]->token, unshifted pass; "
                                     "vit4k [heads, rows, cols]: [CLS]->cell"},
                          {"written_by", std::string("hipt heatmap ") + HIPT_VERSION}});
@@ -133,6 +132,7 @@ int run_heatmap(const HeatmapOptions& opts) {
   nlohmann::json summary = {{"slide", opts.slide}, {"x", opts.x},           {"y", opts.y},
                             {"size", opts.size},   {"scale", opts.scale},   {"image_size", side},
                             {"rows", rows},        {"cols", cols},          {"passes", passes},
+                            {"device", target.device.str()}, {"precision", target.precision},
                             {"seconds", std::round(seconds * 100) / 100},   {"files", files}};
   fmt::print("{}\n", summary.dump());
   return 0;

@@ -37,6 +37,9 @@ Tensor patch_batch(const uint8_t* rgb, int64_t width, int64_t top, int64_t left,
   });
   return x;
 }
+
+// A result as the caller gets it: f32 on the CPU, whatever device and dtype the models ran in.
+Tensor to_host_f32(const Tensor& t) { return t.defined() ? ops::cast(t, DType::F32).to(Device{}) : t; }
 }  // namespace
 
 int64_t center_crop_offset(int64_t size, int64_t crop) {
@@ -75,10 +78,18 @@ RegionEmbedding RegionEncoder::encode(const Tensor& region) const {
 
   using Clock = std::chrono::steady_clock;
   const Clock::time_point start = Clock::now();
+  // The models' device and dtype: each batch is normalised on the CPU, then copied there (and cast
+  // to bf16 on the device for a bf16 model); features stay there until ViT-4K has run.
+  const Device device = vit256_->cls_token.device();
+  const DType dtype = vit256_->cls_token.dtype();
+  HIPT_CHECK(vit4k_->cls_token.device() == device && vit4k_->cls_token.dtype() == dtype,
+             "region encoder: ViT-256 {} and ViT-4K {} must share one device and dtype", vit256_->cls_token.str(),
+             vit4k_->cls_token.str());
   std::vector<Tensor> features, maps;
   for (int64_t first = 0; first < N; first += options_.batch) {
     const int64_t count = std::min(options_.batch, N - first);
     Tensor x = patch_batch(rgb.data<uint8_t>(), W, e.crop_top, e.crop_left, e.cols, first, count);
+    x = ops::cast(x.to(device), dtype);
     Tensor attn;
     features.push_back(vit256_->forward(x, options_.attention == AttentionMaps::None ? nullptr : &attn,
                                         options_.attention == AttentionMaps::ClsRow));
@@ -100,6 +111,8 @@ RegionEmbedding RegionEncoder::encode(const Tensor& region) const {
   e.region_feature = ops::select(vit4k_->forward(grid, options_.attention == AttentionMaps::None ? nullptr : &attn4k),
                                  0, 0);
   if (attn4k.defined()) e.region_attention = ops::select(attn4k, 0, 0);
+  for (Tensor* t : {&e.patch_features, &e.region_feature, &e.patch_attention, &e.region_attention})
+    *t = to_host_f32(*t);
   e.seconds_vit4k = std::chrono::duration<double>(Clock::now() - vit256_done).count();
   return e;
 }

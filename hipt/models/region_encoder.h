@@ -4,6 +4,10 @@
 //   u8 [H, W, 3] -> x/255 -> (x - 0.5)/0.5 -> centre crop to multiples of 256 (torchvision offsets)
 //   -> 256-px patches, row-major -> ViT-256 in minibatches -> [N, 384]
 //   -> grid [1, 384, rows, cols] (G[c, i, j] = F[i·cols + j, c]) -> ViT-4K -> [192]
+//
+// The ViTs run where their parameters are (nn::Module::to) and in their dtype (f32, or bf16 on a
+// GPU): the region is normalised on the CPU, each batch is copied to the device, and every result
+// comes back as f32 on the CPU.
 #pragma once
 #include <functional>
 #include <memory>
@@ -26,6 +30,7 @@ struct RegionEncoderOptions {
 };
 
 struct RegionEmbedding {
+  // All f32 on the CPU.
   Tensor patch_features;    // [N, 384], N = rows·cols, row-major patches
   Tensor region_feature;    // [192]
   Tensor patch_attention;   // ViT-256 last block: [N, 6, 256] (ClsRow) or [N, 6, 257, 257] (Full)

@@ -103,7 +103,7 @@ SurvivalOutput survival_head(const Tensor& logits) {
   HIPT_CHECK(logits.dim() == 2 && logits.size(1) > 0, "survival_head: logits must be [B, K], got {}", logits.str());
   SurvivalOutput out;
   out.hazards = sigmoid(logits);
-  Tensor alive = sub(ops::ones({1}, logits.dtype()), out.hazards);
+  Tensor alive = sub(ops::ones({1}, logits.dtype(), logits.device()), out.hazards);
   std::vector<Tensor> s{slice(alive, 1, 0, 1)};
   for (int64_t k = 1; k < logits.size(1); ++k) s.push_back(mul(s.back(), slice(alive, 1, k, k + 1)));
   out.survival = cat(s, 1);
@@ -127,12 +127,13 @@ Tensor nll_survival_loss(const Tensor& hazards, const Tensor& survival, const Te
     y_next[i] = y[i] + 1;
   }
   const DType dt = hazards.dtype();
-  Tensor y_idx = ops::from_vector(y, {B, 1}), y1_idx = ops::from_vector(y_next, {B, 1});
+  const Device dev = hazards.device();
+  Tensor y_idx = ops::from_vector(y, {B, 1}).to(dev), y1_idx = ops::from_vector(y_next, {B, 1}).to(dev);
   Tensor c = reshape(ops::cast(censored, dt), {B, 1});
-  Tensor s_pad = cat({ops::ones({B, 1}, dt), survival}, 1);  // S(-1) = 1: everyone is alive before bin 0
-  Tensor floor = ops::scalar(eps, dt);
+  Tensor s_pad = cat({ops::ones({B, 1}, dt, dev), survival}, 1);  // S(-1) = 1: everyone is alive before bin 0
+  Tensor floor = ops::full({}, eps, dt, dev);
   auto log_clamped = [&](const Tensor& t) { return log(maximum(t, floor)); };
-  Tensor one = ops::scalar(1.0, dt);
+  Tensor one = ops::full({}, 1.0, dt, dev);
   Tensor uncensored = mul(neg(sub(one, c)), add(log_clamped(gather(s_pad, 1, y_idx)), log_clamped(gather(hazards, 1, y_idx))));
   Tensor censored_term = mul(neg(c), log_clamped(gather(s_pad, 1, y1_idx)));
   Tensor loss = add(mul(add(censored_term, uncensored), 1.0 - alpha), mul(uncensored, alpha));

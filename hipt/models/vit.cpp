@@ -35,7 +35,8 @@ void VitBackbone::add_blocks_and_init() {
   for (const nn::Parameter& p : named_parameters()) {
     if (p.name.rfind("patch_embed.", 0) == 0) continue;
     if (p.name == "cls_token" || p.name == "pos_embed" || p.tensor.dim() == 2)
-      ops::copy_(p.tensor, ops::trunc_normal(p.tensor.shape(), 0, 0.02, -2, 2, init_gen_, p.tensor.dtype()));
+      ops::copy_(p.tensor, ops::trunc_normal(p.tensor.shape(), 0, 0.02, -2, 2, init_gen_, nn::init_dtype(p.tensor.dtype()),
+                                             p.tensor.device()));
     else if (p.name.size() > 5 && p.name.compare(p.name.size() - 5, 5, ".bias") == 0)
       ops::fill_(p.tensor, 0);
   }
@@ -53,7 +54,10 @@ Tensor VitBackbone::interpolated_pos_embed(int64_t rows, int64_t cols) const {
     Tensor grid = permute(reshape(slice(pos_embed, 1, 1, 1 + N), {1, g, g, E}), {0, 3, 1, 2});
     const double sh = (static_cast<double>(rows) + 0.1) / static_cast<double>(g);
     const double sw = (static_cast<double>(cols) + 0.1) / static_cast<double>(g);
-    Tensor r = bicubic_resize(contiguous(grid), sh, sw);
+    // A bf16 table is resized in f32 (bicubic has no bf16 kernel) and cast back.
+    const bool bf16 = grid.dtype() == DType::BF16;
+    Tensor r = bicubic_resize(contiguous(bf16 ? ops::cast(grid, DType::F32) : grid), sh, sw);
+    if (bf16) r = ops::cast(r, DType::BF16);
     HIPT_CHECK(r.size(2) == rows && r.size(3) == cols, "VisionTransformer: pos_embed resized to {}x{}, want {}x{}",
                r.size(2), r.size(3), rows, cols);
     r = reshape(permute(r, {0, 2, 3, 1}), {1, rows * cols, E});
@@ -63,7 +67,9 @@ Tensor VitBackbone::interpolated_pos_embed(int64_t rows, int64_t cols) const {
 
   std::lock_guard<std::mutex> lock(cache_mutex_);
   const size_t bytes = static_cast<size_t>(pos_embed.numel()) * dtype_size(pos_embed.dtype());
-  Tensor current = ops::contiguous(pos_embed);
+  // The cache key is the table's bytes, compared on the host: a GPU table is copied back (it is
+  // small next to one forward pass); a CPU table is read in place.
+  Tensor current = ops::contiguous(pos_embed).to(Device{});
   auto it = pos_cache_.find({rows, cols});
   if (it != pos_cache_.end() && std::memcmp(it->second.source.raw_data(), current.raw_data(), bytes) == 0)
     return it->second.resized;
@@ -165,17 +171,19 @@ VitConfig vit_base_config() {
   return c;
 }
 
-std::shared_ptr<VisionTransformer> vit256_small(uint64_t seed, bool init) {
+std::shared_ptr<VisionTransformer> vit256_small(uint64_t seed, bool init, DType dtype) {
   VitConfig c = vit256_small_config();
   c.seed = seed;
   c.init = init;
+  c.dtype = dtype;
   return std::make_shared<VisionTransformer>(c);
 }
 
-std::shared_ptr<VisionTransformer4K> vit4k_xs(uint64_t seed, bool init) {
+std::shared_ptr<VisionTransformer4K> vit4k_xs(uint64_t seed, bool init, DType dtype) {
   VitConfig c = vit4k_xs_config();
   c.seed = seed;
   c.init = init;
+  c.dtype = dtype;
   return std::make_shared<VisionTransformer4K>(c);
 }
 

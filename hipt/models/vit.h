@@ -26,7 +26,7 @@ struct VitConfig {
   int64_t in_chans = 3;   // ViT-256: image channels; ViT-4K: input_embed_dim (384)
   double drop = 0, attn_drop = 0, drop_path = 0;  // drop_path rises linearly over the blocks to this
   uint64_t seed = 0;      // init and dropout streams
-  DType dtype = DType::F32;  // f64 for gradcheck
+  DType dtype = DType::F32;  // f64 for gradcheck, bf16 for a bf16 forward on a GPU
   bool init = true;  // false skips DINO's trunc-normal init (seconds for ViT-256) when a checkpoint overwrites it all
 };
 
@@ -109,7 +109,9 @@ VitConfig vit256_small_config();  // 384 / 12 blocks / 6 heads, patch 16
 VitConfig vit4k_xs_config();      // 384 -> 192 / 6 blocks / 6 heads
 VitConfig vit_tiny_config();      // 192 / 12 / 3 (DINO vit_tiny)
 VitConfig vit_base_config();      // 768 / 12 / 12 (DINO vit_base)
-std::shared_ptr<VisionTransformer> vit256_small(uint64_t seed = 0, bool init = true);
-std::shared_ptr<VisionTransformer4K> vit4k_xs(uint64_t seed = 0, bool init = true);
+// `dtype` bf16 makes a model for a bf16 forward on a GPU (initialised in f32, stored in bf16; load
+// a checkpoint into it, then move it with to()).
+std::shared_ptr<VisionTransformer> vit256_small(uint64_t seed = 0, bool init = true, DType dtype = DType::F32);
+std::shared_ptr<VisionTransformer4K> vit4k_xs(uint64_t seed = 0, bool init = true, DType dtype = DType::F32);
 
 }  // namespace hipt

@@ -166,14 +166,19 @@ SlideSetup set_up_slide(const std::string& slide_path, const EmbedModels& models
       {"weights", models.weights},
       {"version", HIPT_VERSION},
       {"white_background", o.white_background ? "true" : "false"},
+      {"device", models.device},
+      {"precision", models.precision},
   };
   // The slide is named by its file name and size (the same slide moved keeps its partial).
   std::error_code ec;
   const auto bytes = fs::file_size(slide_path, ec);
   std::string id = fmt::format("slide {} {}\n", fs::path(slide_path).filename().string(), ec ? 0 : bytes);
   for (const char* key : {"magnification", "target_magnification", "region_size", "region_size_level0",
-                          "vit256_sha256", "vit4k_sha256", "weights", "version", "white_background"})
+                          "vit256_sha256", "vit4k_sha256", "weights", "version", "white_background", "precision"})
     id += fmt::format("{} {}\n", key, s.metadata.at(key));
+  // The kind of device, not its index: features of one precision agree across GPUs, so a partial
+  // file resumes on another one, but never on the CPU (nor the reverse).
+  id += fmt::format("device {}\n", models.device.rfind("cuda", 0) == 0 ? "cuda" : "cpu");
   for (const io::Point& p : s.plan.regions) id += fmt::format("{},{}\n", p.x, p.y);
   s.metadata["fingerprint"] = io::sha256_hex(id.data(), id.size());
   return s;
@@ -247,12 +252,18 @@ std::string file_sha256(const std::string& path) {
   return h.hex_digest();
 }
 
-EmbedModels load_embed_models(const std::string& vit256_path, const std::string& vit4k_path, bool student) {
+EmbedModels load_embed_models(const std::string& vit256_path, const std::string& vit4k_path, bool student,
+                              const Device& device, const std::string& precision) {
   EmbedModels m;
-  m.vit256 = vit256_small(0, /*init=*/false);
-  m.vit4k = vit4k_xs(0, /*init=*/false);
+  const DType dtype = precision == "bf16" ? DType::BF16 : DType::F32;
+  m.vit256 = vit256_small(0, /*init=*/false, dtype);
+  m.vit4k = vit4k_xs(0, /*init=*/false, dtype);
   load_backbone(*m.vit256, vit256_path, student);
   load_backbone(*m.vit4k, vit4k_path, student);
+  m.vit256->to(device);
+  m.vit4k->to(device);
+  m.device = device.str();
+  m.precision = precision;
   m.vit256_path = vit256_path, m.vit4k_path = vit4k_path;
   m.vit256_sha256 = file_sha256(vit256_path);
   m.vit4k_sha256 = file_sha256(vit4k_path);

@@ -2,12 +2,17 @@
 // .safetensors of HIPT-4K features.
 //
 //   slide -> regions (tissue segmentation + grid, or a coordinates file)
-//         -> reader thread: read_region_at_target_mag -> bounded queue (capacity `prefetch`)
-//         -> main thread: RegionEncoder -> coords [M, 2], patch_features [M, N, 384], region_features [M, 192]
+//         -> reader thread: read_region_at_target_mag -> bounded queue (capacity `prefetch`, 2 by default)
+//            of u8 regions in host memory
+//         -> main thread: RegionEncoder (normalise on the CPU, copy each batch to the models' device,
+//            ViT-256, ViT-4K there; features back as f32 on the CPU)
+//         -> coords [M, 2], patch_features [M, N, 384], region_features [M, 192]
 //         -> DIR/<stem>.safetensors (atomic), with DIR/<stem>.safetensors.partial every `save_every` regions
 //
 // The reader decodes region i+1.. while the encoder works on region i, so decode overlaps compute and
-// at most `prefetch` decoded regions wait in memory, whatever the slide size.
+// at most `prefetch` decoded regions wait in memory, whatever the slide size. The host-to-device copy
+// is the encoder's, not the reader's: the reader never touches the GPU, and with two regions queued
+// the GPU has its next region ready the moment it finishes one.
 #pragma once
 #include <cstdint>
 #include <map>
@@ -27,11 +32,15 @@ struct EmbedModels {
   std::string vit256_path, vit4k_path;
   std::string vit256_sha256, vit4k_sha256;  // of the checkpoint files
   std::string weights;                      // "teacher" or "student" (the part asked for)
+  std::string device = "cpu";               // where they run ("cpu", "cuda:0")
+  std::string precision = "f32";            // "f32", "tf32" or "bf16" (the CLI's --precision)
 };
 
-// Loads both backbones (hipt/models/checkpoint.h rules) and hashes each file once. Throws hipt::Error
-// naming the file that is missing or does not fit its model.
-EmbedModels load_embed_models(const std::string& vit256_path, const std::string& vit4k_path, bool student);
+// Loads both backbones (hipt/models/checkpoint.h rules), bf16 when `precision` is "bf16", moves them
+// to `device`, and hashes each file once. Throws hipt::Error naming the file that is missing or does
+// not fit its model. (The matmul precision of "tf32" is the process's: ops::set_matmul_precision.)
+EmbedModels load_embed_models(const std::string& vit256_path, const std::string& vit4k_path, bool student,
+                              const Device& device = {}, const std::string& precision = "f32");
 
 // SHA-256 of a file's bytes, read in blocks (checkpoints are hundreds of MB). Throws naming the file.
 std::string file_sha256(const std::string& path);
