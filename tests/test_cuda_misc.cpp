@@ -279,6 +279,9 @@ TEST_P(CudaMiscOps, BicubicResizeMatchesCpuBitwise) {
       expect_bitwise(dx, dx_cpu, "backward " + what);
     }
   }
+  // A permuted view goes through the op's contiguous copy first.
+  const Tensor x = ops::transpose(hipt::testing::random_tensor({2, 3, 6, 5}, DType::F32, 8), 2, 3);
+  expect_bitwise(ops::bicubic_resize(x.to(device()), 1.5, 2.5), ops::bicubic_resize(x, 1.5, 2.5), "permuted");
 }
 
 TEST_P(CudaMiscOps, AdamAndSgdStepsMatchCpuBitwise) {
