@@ -239,9 +239,10 @@ void cross_entropy_backward_op(const Tensor& dx, const Tensor& x, const Tensor& 
 
 // ---------------------------------------------------------------- layer_norm
 
-// mean and rstd are stored in T; y uses them unrounded (the same values for f32 and f64).
-template <int G, class T>
-__global__ void layer_norm_kernel(T* __restrict__ y, T* __restrict__ mean, T* __restrict__ rstd,
+// mean and rstd are stored as M (see with_stat_type); y uses them unrounded (the same values for
+// f32 and f64).
+template <int G, class T, class M>
+__global__ void layer_norm_kernel(T* __restrict__ y, M* __restrict__ mean, M* __restrict__ rstd,
                                   const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ b,
                                   int64_t rows, int64_t D, acc_t<T> eps) {
   using A = acc_t<T>;
@@ -263,10 +264,10 @@ __global__ void layer_norm_kernel(T* __restrict__ y, T* __restrict__ mean, T* __
   }
 }
 
-template <int G, class T>
+template <int G, class T, class M>
 __global__ void layer_norm_dx_kernel(T* __restrict__ dx, const T* __restrict__ g, const T* __restrict__ x,
-                                     const T* __restrict__ w, const T* __restrict__ mean,
-                                     const T* __restrict__ rstd, int64_t rows, int64_t D) {
+                                     const T* __restrict__ w, const M* __restrict__ mean,
+                                     const M* __restrict__ rstd, int64_t rows, int64_t D) {
   using A = acc_t<T>;
   using L = RowLoop<G>;
   for (int64_t r = L::first(); r < rows; r += L::step()) {
@@ -290,10 +291,10 @@ __global__ void layer_norm_dx_kernel(T* __restrict__ dx, const T* __restrict__ g
 
 // Column sums of g ⊙ xh (into pw) and of g (into pb) over the rows of chunk blockIdx.y: pw, pb
 // [chunks, D], either may be null.
-template <class T>
+template <class T, class M>
 __global__ void layer_norm_partials_kernel(acc_t<T>* __restrict__ pw, acc_t<T>* __restrict__ pb,
                                            const T* __restrict__ g, const T* __restrict__ x,
-                                           const T* __restrict__ mean, const T* __restrict__ rstd, int64_t rows,
+                                           const M* __restrict__ mean, const M* __restrict__ rstd, int64_t rows,
                                            int64_t D, int64_t chunk_rows) {
   using A = acc_t<T>;
   const int64_t col = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -319,15 +320,25 @@ __global__ void column_sum_kernel(T* __restrict__ out, const acc_t<T>* __restric
   }
 }
 
+// Calls f(M{}) with M the storage type of layer_norm's mean and rstd: x's type, or f32 for bf16 x
+// when the op keeps its statistics in f32.
+template <class T, class F> void with_stat_type(const Tensor& mean, F&& f) {
+  if constexpr (std::is_same_v<T, __nv_bfloat16>) {
+    if (mean.dtype() == DType::F32) return f(float{});
+  }
+  f(T{});
+}
+
 void layer_norm_op(const Tensor& y, const Tensor& mean, const Tensor& rstd, const Tensor& x, const Tensor& weight,
                    const Tensor& bias, double eps) {
   const int64_t D = x.shape()[x.dim() - 1], rows = D ? x.numel() / D : 0;
   if (rows == 0) return;
-  HIPT_CUDA_DISPATCH("layer_norm", x.dtype(), T, {
-    HIPT_LAUNCH_ROWS(layer_norm_kernel, rows, D, stream_for(x), ptr<T>(y), ptr<T>(mean), ptr<T>(rstd),
+  HIPT_CUDA_DISPATCH("layer_norm", x.dtype(), T, with_stat_type<T>(mean, [&](auto m) {
+    using M = decltype(m);
+    HIPT_LAUNCH_ROWS(layer_norm_kernel, rows, D, stream_for(x), ptr<T>(y), ptr<M>(mean), ptr<M>(rstd),
                      ptr<const T>(x), ptr_or_null<const T>(weight), ptr_or_null<const T>(bias), rows, D,
                      static_cast<acc_t<T>>(eps));
-  });
+  }));
 }
 
 void layer_norm_backward_op(const Tensor& dx, const Tensor& dweight, const Tensor& dbias, const Tensor& g,
@@ -335,11 +346,12 @@ void layer_norm_backward_op(const Tensor& dx, const Tensor& dweight, const Tenso
   const int64_t D = x.shape()[x.dim() - 1], rows = D ? x.numel() / D : 0;
   if (rows == 0) return;
   const cudaStream_t stream = stream_for(x);
-  HIPT_CUDA_DISPATCH("layer_norm_backward", x.dtype(), T, {
+  HIPT_CUDA_DISPATCH("layer_norm_backward", x.dtype(), T, with_stat_type<T>(mean, [&](auto m) {
     using A = acc_t<T>;
+    using M = decltype(m);
     if (dx.defined())
       HIPT_LAUNCH_ROWS(layer_norm_dx_kernel, rows, D, stream, ptr<T>(dx), ptr<const T>(g), ptr<const T>(x),
-                       ptr_or_null<const T>(weight), ptr<const T>(mean), ptr<const T>(rstd), rows, D);
+                       ptr_or_null<const T>(weight), ptr<const M>(mean), ptr<const M>(rstd), rows, D);
     if (dweight.defined() || dbias.defined()) {
       // At most 512 chunks of at least 16 rows: the summation order depends on the shape only.
       const int64_t chunk_rows = std::max<int64_t>(16, (rows + 511) / 512);
@@ -349,8 +361,8 @@ void layer_norm_backward_op(const Tensor& dx, const Tensor& dweight, const Tenso
       Tensor pb = dbias.defined() ? ops::empty({chunks, D}, acc_dtype, x.device()) : Tensor();
       const dim3 grid(static_cast<unsigned>((D + kThreads - 1) / kThreads), static_cast<unsigned>(chunks));
       layer_norm_partials_kernel<T><<<grid, kThreads, 0, stream>>>(
-          ptr_or_null<A>(pw), ptr_or_null<A>(pb), ptr<const T>(g), ptr<const T>(x), ptr<const T>(mean),
-          ptr<const T>(rstd), rows, D, chunk_rows);
+          ptr_or_null<A>(pw), ptr_or_null<A>(pb), ptr<const T>(g), ptr<const T>(x), ptr<const M>(mean),
+          ptr<const M>(rstd), rows, D, chunk_rows);
       HIPT_CUDA_CHECK_LAUNCH();
       for (const auto& [out, part] : {std::pair<const Tensor*, const Tensor*>{&dweight, &pw}, {&dbias, &pb}}) {
         if (!out->defined()) continue;
@@ -358,7 +370,7 @@ void layer_norm_backward_op(const Tensor& dx, const Tensor& dweight, const Tenso
         HIPT_CUDA_CHECK_LAUNCH();
       }
     }
-  });
+  }));
 }
 
 // ---------------------------------------------------------------- gelu

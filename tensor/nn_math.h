@@ -38,9 +38,9 @@ template <class T> HIPT_HD T gelu_grad(T x) {
 // ---------------------------------------------------------------- softmax
 
 // Running statistics of a row for softmax in one pass: the max m of the elements seen and
-// Σ e^(x - m) over them. {-inf, 0} is the empty row; a -inf element adds nothing and a NaN makes
-// the sum NaN. A row whose max is ±inf has no meaningful sum: the kernels make it NaN (as PyTorch
-// does), testing the max with is_inf.
+// Σ e^(x - m) over them. {-inf, 0} is the empty row, and the only state whose sum is 0; a -inf
+// element adds nothing and a NaN makes the sum NaN (also after merging). A row whose max is ±inf
+// has no meaningful sum: the kernels make it NaN (as PyTorch does), testing the max with is_inf.
 template <class T> struct SoftmaxStat {
   T max;
   T sum;
@@ -57,8 +57,8 @@ template <class T> HIPT_HD SoftmaxStat<T> softmax_stat_push(SoftmaxStat<T> s, T 
 }
 // The statistics of the concatenation of the rows behind a and b.
 template <class T> HIPT_HD SoftmaxStat<T> softmax_stat_merge(SoftmaxStat<T> a, SoftmaxStat<T> b) {
-  if (b.max == -T(INFINITY)) return a;
-  if (a.max == -T(INFINITY)) return b;
+  if (b.sum == T(0)) return a;  // b empty; a lone NaN seen after -inf is {-inf, NaN}, not empty
+  if (a.sum == T(0)) return b;
   const T m = a.max > b.max ? a.max : b.max;
   return {m, a.sum * hd_exp(a.max - m) + b.sum * hd_exp(b.max - m)};
 }

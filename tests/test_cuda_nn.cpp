@@ -254,6 +254,10 @@ TEST(NnMath, SoftmaxStatGivesLogSumExp) {
   EXPECT_EQ(merge(one, masked).sum, 1.f);
   EXPECT_EQ(push(one, -INFINITY).sum, 1.f);
   EXPECT_TRUE(std::isnan(push(one, NAN).sum));
+  const SF lone_nan = push(push(empty, -INFINITY), NAN);  // a lane that saw -inf, then NaN
+  EXPECT_TRUE(std::isnan(merge(one, lone_nan).sum));
+  EXPECT_TRUE(std::isnan(merge(lone_nan, one).sum));
+  EXPECT_TRUE(std::isnan(merge(lone_nan, empty).sum));
   const SF ab = merge(push(empty, 1.f), push(empty, 3.f)), ba = merge(push(empty, 3.f), push(empty, 1.f));
   EXPECT_EQ(ab.max, 3.f);
   EXPECT_FLOAT_EQ(ab.sum, 1 + std::exp(-2.f));
@@ -362,7 +366,8 @@ TEST_P(CudaNn, SoftmaxMatchesDoubleReference) {
 }
 
 // Masked (-inf) elements give 0 (log: -inf); a row of -inf only, or holding +inf, is NaN; a NaN
-// makes its row NaN; other rows are untouched. Row lengths 40 (warp form) and 2000 (block form).
+// makes its row NaN, also where its thread saw nothing else (row 3: -inf but for x[0] and a NaN);
+// other rows are untouched. Row lengths 40 (warp form) and 2000 (block form).
 TEST_P(CudaNn, SoftmaxSpecialValues) {
   for (int64_t n : {40, 2000})
     for (bool log : {false, true}) {
@@ -370,7 +375,9 @@ TEST_P(CudaNn, SoftmaxSpecialValues) {
       for (int64_t i = 0; i < n; i += 3) x[i] = -kInf;         // row 0: masked elements
       for (int64_t i = 0; i < n; ++i) x[n + i] = -kInf;        // row 1: all masked
       x[2 * n + n / 2] = kInf;                                 // row 2: +inf
-      x[3 * n + n - 1] = kNaN;                                 // row 3: NaN
+      for (int64_t i = 1; i < n; ++i) x[3 * n + i] = -kInf;    // row 3: 1, -inf, ..., -inf, NaN
+      x[3 * n] = 1;
+      x[3 * n + n - 1] = kNaN;
       Vec want = ref_softmax(x, n, log);                       // row 4: plain
       for (int64_t i = 0; i < n; ++i) want[3 * n + i] = kNaN;  // (std::max skips the NaN)
       const Tensor y = (log ? ops::log_softmax : ops::softmax)(make(x, {5, n}, DType::F32, device()), -1);
@@ -494,6 +501,32 @@ TEST_P(CudaNn, LayerNormBackwardMatchesDoubleReference) {
             EXPECT_EQ(vals(db2), vals(db)) << what << ": dbias not deterministic";
           }
         }
+}
+
+// bf16 x with f32 mean and rstd (what the kernels accept besides x's own dtype, for an op that
+// keeps bf16 statistics in f32): on rows offset by 100 with spread 1 (rows of 31 and 2000, warp and
+// block forms), mean and rstd within f32 rounding (1e-5 relative), where bf16 storage would be off
+// by ~0.2; y and dx within bf16 rounding (2e-2 + 1e-2).
+TEST_P(CudaNn, LayerNormBf16WithF32Statistics) {
+  if (!on_gpu()) GTEST_SKIP() << "the CPU kernels have no bf16 form";
+  const auto fwd = kernel("layer_norm", device(), &Backend::layer_norm);
+  const auto bwd = kernel("layer_norm_backward", device(), &Backend::layer_norm_backward);
+  for (int64_t D : {31, 2000}) {
+    const int64_t rows = 40;
+    const Vec x = rounded(normal(rows * D, 7, 1, 100), DType::BF16), g = rounded(normal(rows * D, 8), DType::BF16);
+    const Tensor xt = make(x, {rows, D}, DType::BF16, device()), gt = make(g, {rows, D}, DType::BF16, device());
+    const Tensor y = ops::empty({rows, D}, DType::BF16, device()), dx = ops::empty({rows, D}, DType::BF16, device());
+    const Tensor mean = ops::empty({rows}, DType::F32, device()), rstd = ops::empty({rows}, DType::F32, device());
+    fwd(y, mean, rstd, xt, Tensor(), Tensor(), 1e-5);
+    const LayerNormRef want = ref_layer_norm(x, D, Vec(), Vec(), 1e-5);
+    const std::string what = "layer_norm bf16 with f32 statistics D " + std::to_string(D);
+    expect_near(vals(mean), want.mean, {0, 1e-5}, what + " mean");
+    expect_near(vals(rstd), want.rstd, {0, 1e-5}, what + " rstd");
+    expect_near(vals(y), want.y, {2e-2, 1e-2}, what + " y");
+    bwd(dx, Tensor(), Tensor(), gt, xt, Tensor(), mean, rstd);
+    const LayerNormGrads grads = ref_layer_norm_backward(g, x, Vec(), vals(mean), vals(rstd), D);
+    expect_near(vals(dx), grads.dx, {2e-2, 1e-2}, what + " dx");
+  }
 }
 
 // gelu and its backward over [-8, 8] (spread 3): f32 within 1e-6 + 1e-5 relative, f64 1e-13,
