@@ -2,7 +2,6 @@
 // accumulation (vec::sum, vec::sq_dev_sum), so f32 results match PyTorch's to ~1e-7 relative even
 // for rows with a large offset. The weight/bias gradients sum over rows in fixed chunks, reduced in
 // chunk order: the same bits for any thread count.
-#include <cmath>
 #include <vector>
 
 #include "tensor/cpu/loops.h"

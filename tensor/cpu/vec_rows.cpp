@@ -196,8 +196,8 @@ __attribute__((target("avx2,fma"))) inline __m256 erf8(__m256 z) {
   return _mm256_blendv_ps(small, large, _mm256_cmp_ps(a, _mm256_set1_ps(kErfSplit), _CMP_GT_OQ));
 }
 
-constexpr float kSqrtHalf = 0.707106781186547524f;
-constexpr float kInvSqrt2Pi = 0.398942280401432678f;
+constexpr float kSqrtHalf = static_cast<float>(nn_math::kSqrtHalf);
+constexpr float kInvSqrt2Pi = static_cast<float>(nn_math::kInvSqrt2Pi);
 
 __attribute__((target("avx2,fma"))) void erf_avx2(float* y, const float* x, int64_t n) {
   int64_t i = 0;
