@@ -18,6 +18,7 @@ size_t round_up(size_t n, size_t step) { return (n + step - 1) / step * step; }
 
 size_t CachingAllocator::round_size(size_t nbytes) {
   if (nbytes <= kSmallMax) return round_up(nbytes, kSmallStep);
+  if (nbytes > (SIZE_MAX >> 2)) return nbytes;  // beyond any memory: left as is, so rounding cannot overflow
   size_t p = 1;
   while (p <= nbytes / 2) p *= 2;  // largest power of two <= nbytes
   return round_up(nbytes, std::max(kLargeStep, p / 8));
@@ -40,20 +41,17 @@ CachingAllocator::~CachingAllocator() {
 
 CachingAllocator::DeviceState& CachingAllocator::state(int device) { return devices_[device]; }
 
-void* CachingAllocator::backing_alloc_locked(DeviceState& s, size_t nbytes, int device) {
-  void* p = alloc_(nbytes, device);
-  if (!p && caching_) {
+void* CachingAllocator::backing_alloc_locked(DeviceState& s, size_t size, size_t requested, int device) {
+  void* p = alloc_(size, device);
+  const uint64_t cached = s.stats.bytes_cached;
+  if (!p && cached > 0) {
     // Out of memory: what the cache holds may be enough once handed back.
-    const uint64_t cached = s.stats.bytes_cached;
     release_locked(s, device);
-    p = alloc_(nbytes, device);
-    if (!p)
-      throw Error(fmt::format("out of memory on cuda:{}: asked for {} bytes, {} in use, {} cached (released and retried)",
-                              device, nbytes, s.stats.bytes_in_use, cached));
+    p = alloc_(size, device);
   }
   if (!p)
-    throw Error(fmt::format("out of memory on cuda:{}: asked for {} bytes, {} in use, 0 cached", device, nbytes,
-                            s.stats.bytes_in_use));
+    throw Error(fmt::format("out of memory on cuda:{}: asked for {} bytes, {} in use, {} cached{}", device, requested,
+                            s.stats.bytes_in_use, cached, cached > 0 ? " (released, then retried)" : ""));
   ++s.stats.device_mallocs;
   return p;
 }
@@ -72,7 +70,7 @@ void* CachingAllocator::allocate(size_t nbytes, int device) {
     s.stats.bytes_cached -= size;
     ++s.stats.cache_hits;
   } else {
-    p = backing_alloc_locked(s, size, device);
+    p = backing_alloc_locked(s, size, nbytes, device);
   }
   s.live.emplace(p, size);
   s.stats.bytes_in_use += size;

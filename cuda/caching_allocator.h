@@ -11,8 +11,8 @@
 // wastes more than 1/8 of its size past 16 MiB. A request is served only by a cached block of
 // exactly its class.
 //
-// When the backing allocation reports out of memory, the cached blocks of that device are
-// released and the allocation tried once more; a second failure throws hipt::Error
+// When the backing allocation reports out of memory, the cached blocks of that device (if any) are
+// released and the allocation tried once more; a failure then throws hipt::Error
 // "out of memory on cuda:N: asked for X bytes, Y in use, Z cached".
 #pragma once
 #include <cstddef>
@@ -62,7 +62,7 @@ class CachingAllocator {
   };
   DeviceState& state(int device);
   void release_locked(DeviceState& s, int device);
-  void* backing_alloc_locked(DeviceState& s, size_t nbytes, int device);
+  void* backing_alloc_locked(DeviceState& s, size_t size, size_t requested, int device);
 
   BackingAlloc alloc_;
   BackingFree free_;

@@ -101,7 +101,15 @@ std::string why_unusable(int index) {
   static std::map<int, std::string> probed;
   std::lock_guard<std::mutex> lock(mu);
   auto it = probed.find(index);
-  if (it == probed.end()) it = probed.emplace(index, probe_device(index)).first;
+  if (it == probed.end()) {
+    std::string why;
+    try {
+      why = probe_device(index);
+    } catch (const Error& e) {  // a failing query is itself the reason
+      why = e.what();
+    }
+    it = probed.emplace(index, why).first;
+  }
   return it->second;
 }
 
