@@ -30,16 +30,23 @@ Tensor as_cuda(const Tensor& t) {
 Tensor cuda_rand(const Shape& shape) { return as_cuda(testing::random_tensor(shape)); }
 Tensor cuda_index(const std::vector<int64_t>& v) { return as_cuda(ops::from_vector(v, {static_cast<int64_t>(v.size())})); }
 
-// Swaps in a CUDA table for one test and puts the real one back afterwards.
+// Swaps in a CUDA table, without the CUDA allocator, for one test and puts the real ones back
+// afterwards (factories ask the table before the allocator, so no device memory is touched).
 class CudaTable {
  public:
-  explicit CudaTable(Backend table) : saved_(std::move(backend(DeviceType::CUDA))) {
+  explicit CudaTable(Backend table)
+      : saved_(std::move(backend(DeviceType::CUDA))), saved_allocator_(allocator(DeviceType::CUDA)) {
     backend(DeviceType::CUDA) = std::move(table);
+    set_allocator(DeviceType::CUDA, nullptr);
   }
-  ~CudaTable() { backend(DeviceType::CUDA) = std::move(saved_); }
+  ~CudaTable() {
+    backend(DeviceType::CUDA) = std::move(saved_);
+    set_allocator(DeviceType::CUDA, saved_allocator_);
+  }
 
  private:
   Backend saved_;
+  Allocator* saved_allocator_;
 };
 
 Backend registered_empty() {
