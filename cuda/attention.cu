@@ -2,7 +2,8 @@
 // tensor/cpu/nn_kernels.h attention and attention_backward). The products go through the batched
 // GEMM of cuda/blas.cuh over the (batch, head) dims with q/k/v's own strides, so the qkv
 // projection's permuted views are read in place. The row softmax and its backward are the small
-// one-block-per-row kernels below, with statistics in f32 (f64 for f64).
+// one-block-per-row kernels below, with statistics in f32 (f64 for f64). f32 products follow
+// ops::matmul_precision() as matmul's do.
 //
 // bf16: the scores S = q kᵀ · scale are written by cuBLAS in f32 (bf16 inputs, f32 accumulation)
 // and the softmax reads them in f32; P is stored in bf16 (probs is a bf16 tensor, and P · v is a

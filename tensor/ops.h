@@ -114,9 +114,10 @@ Tensor sum_to(const Tensor& t, const Shape& shape);
 // bf16 operands (f32 accumulation, bf16 result) are accepted on CUDA only.
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans_b = false);
 
-// How CUDA multiplies f32 matrices, process-wide: F32 (the default) is exact f32 arithmetic, as
-// PyTorch's default; TF32 lets cuBLAS round the inputs to TF32 (10-bit mantissa) on tensor cores,
-// several times faster at about 1e-3 relative error. The CPU, f64 and bf16 products ignore it.
+// How CUDA multiplies f32 matrices (matmul and attention's products), process-wide: F32 (the
+// default) is exact f32 arithmetic, as PyTorch's default; TF32 lets cuBLAS round the inputs to TF32
+// (10-bit mantissa) on tensor cores, several times faster at about 1e-3 relative error. The CPU,
+// f64 and bf16 products ignore it.
 // Set it before work is queued, not while other threads multiply.
 enum class MatmulPrecision { F32, TF32 };
 void set_matmul_precision(MatmulPrecision p);
