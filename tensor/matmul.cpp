@@ -1,12 +1,16 @@
 // Batched matmul: shapes, broadcasting and the operands' layouts, then the device's GEMM kernel.
 // Transposed views cost nothing: a matrix whose last dim is not unit-stride but whose
 // second-to-last is gets passed to GEMM as the transpose of its memory instead of being copied.
+#include <atomic>
+
 #include "tensor/backend.h"
 #include "tensor/checks.h"
 #include "tensor/ops.h"
 
 namespace hipt::ops {
 namespace {
+
+std::atomic<MatmulPrecision> g_precision{MatmulPrecision::F32};
 
 // The operand op(t) (t itself, or tᵀ when `trans`) as GEMM reads it (tensor/backend.h).
 MatrixOperand as_gemm_operand(const Tensor& t, bool trans) {
@@ -21,12 +25,19 @@ MatrixOperand as_gemm_operand(const Tensor& t, bool trans) {
 
 }  // namespace
 
+void set_matmul_precision(MatmulPrecision p) { g_precision.store(p, std::memory_order_relaxed); }
+MatmulPrecision matmul_precision() { return g_precision.load(std::memory_order_relaxed); }
+
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
   auto k = kernel("matmul", a, &Backend::matmul);
   check_defined("matmul", b);
   check_same_device("matmul", a, b);
   check_same_dtype("matmul", a, b);
-  check_floating("matmul", a);
+  if (a.dtype() == DType::BF16)
+    HIPT_CHECK(a.device().type == DeviceType::CUDA, "matmul: bf16 operands are supported on CUDA only, got {} on {}",
+               a.str(), a.device().str());
+  else
+    check_floating("matmul", a);
   HIPT_CHECK(a.dim() >= 2 && b.dim() >= 2, "matmul: both operands need at least 2 dims, got a {} and b {}",
              a.shape().str(), b.shape().str());
   const int na = a.dim(), nb = b.dim();

@@ -111,10 +111,31 @@ Tensor sum_to(const Tensor& t, const Shape& shape);
 // ---------------------------------------------------------------- matmul
 // a [..., M, K] · b [..., K, N] -> [..., M, N], batch dims broadcast. trans_a / trans_b use the
 // transposed last two dims of a / b (a [..., K, M], b [..., N, K]) without copying them.
+// bf16 operands (f32 accumulation, bf16 result) are accepted on CUDA only.
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans_b = false);
 // Stand-in declaration until the matmul precision switch lands (defined in hipt/models/precision_stub.cpp).
 enum class MatmulPrecision { F32, TF32 };
 void set_matmul_precision(MatmulPrecision precision);
+
+// How CUDA multiplies f32 matrices (matmul and attention's products), process-wide: F32 (the
+// default) is exact f32 arithmetic, as PyTorch's default; TF32 lets cuBLAS round the inputs to TF32
+// (10-bit mantissa) on tensor cores, several times faster at about 1e-3 relative error. The CPU,
+// f64 and bf16 products ignore it.
+// Set it before work is queued, not while other threads multiply.
+enum class MatmulPrecision { F32, TF32 };
+void set_matmul_precision(MatmulPrecision p);
+MatmulPrecision matmul_precision();
+// Sets the precision for a scope and restores the previous one at its end.
+class MatmulPrecisionGuard {
+ public:
+  explicit MatmulPrecisionGuard(MatmulPrecision p) : saved_(matmul_precision()) { set_matmul_precision(p); }
+  ~MatmulPrecisionGuard() { set_matmul_precision(saved_); }
+  MatmulPrecisionGuard(const MatmulPrecisionGuard&) = delete;
+  MatmulPrecisionGuard& operator=(const MatmulPrecisionGuard&) = delete;
+
+ private:
+  MatmulPrecision saved_;
+};
 
 // ---------------------------------------------------------------- template definitions
 template <class T> Tensor from_vector(const std::vector<T>& v, const Shape& shape) {

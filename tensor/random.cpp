@@ -28,9 +28,9 @@
 #include "tensor/random.h"
 
 #include <cmath>
-#include <limits>
 
 #include "tensor/backend.h"
+#include "tensor/kernel_math.h"
 #include "tensor/ops.h"
 #include "tensor/philox.h"
 
@@ -58,32 +58,7 @@ void philox4x32_10(const uint32_t counter[4], const uint32_t key[2], uint32_t ou
   philox::philox_rounds<10>(out, key[0], key[1]);
 }
 
-// Inverse of erf on (-1, 1). A closed-form start (Winitzki's approximation, relative error
-// ~2e-3) refined by Halley steps on erf(y) = x; above 0.5 the residual is taken through erfc and
-// 1 - x (exact there), so the tails keep full relative precision where erf(y) is near 1.
-double erfinv(double x) {
-  if (std::isnan(x) || x < -1 || x > 1) return std::numeric_limits<double>::quiet_NaN();
-  if (x == 1) return std::numeric_limits<double>::infinity();
-  if (x == -1) return -std::numeric_limits<double>::infinity();
-  if (x == 0) return x;  // keeps the sign of -0
-  const double ax = std::fabs(x);
-  const double one_minus = 1.0 - ax;  // exact for ax >= 0.5
-  const double a = 0.147, ln = std::log(one_minus * (1.0 + ax));
-  const double t = 2.0 / (M_PI * a) + 0.5 * ln;
-  double y = std::sqrt(std::sqrt(t * t - ln / a) - t);
-  const double two_over_sqrt_pi = 2.0 / std::sqrt(M_PI);
-  for (int it = 0; it < 4; ++it) {
-    const double f = ax < 0.5 ? std::erf(y) - ax : one_minus - std::erfc(y);
-    const double fp = two_over_sqrt_pi * std::exp(-y * y);
-    if (f == 0 || fp == 0) break;
-    const double newton = f / fp;
-    const double step = newton / (1.0 + y * newton);  // Halley: f'' = -2y f'
-    y -= step;
-    // Halley's error cubes each step: after a step below 1e-6·y the rest is below double precision.
-    if (std::fabs(step) <= 1e-6 * y) break;
-  }
-  return x < 0 ? -y : y;
-}
+double erfinv(double x) { return kmath::erfinv(x); }  // shared with the random kernels
 
 namespace ops {
 

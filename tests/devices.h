@@ -7,6 +7,7 @@
 #pragma once
 #include <gtest/gtest.h>
 
+#include <ostream>
 #include <string>
 
 #include "cuda/runtime.h"
@@ -38,6 +39,11 @@ inline std::string device_param_name(const ::testing::TestParamInfo<Device>& inf
 }
 
 }  // namespace hipt::testing
+
+namespace hipt {
+// gtest prints a parameter with this (found by argument-dependent lookup): "cuda:0", not its bytes.
+inline void PrintTo(const Device& d, std::ostream* os) { *os << d.str(); }
+}  // namespace hipt
 
 #define HIPT_INSTANTIATE_ON_DEVICES(suite)                                                          \
   INSTANTIATE_TEST_SUITE_P(Devices, suite, ::testing::Values(::hipt::testing::kCpu, ::hipt::testing::kCuda0), \

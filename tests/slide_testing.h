@@ -27,7 +27,7 @@ inline std::string sample(const std::string& name) { return std::string(HIPT_SAM
 // Skips the test (with a message) when ../shared/wsi-samples is not there.
 #define HIPT_REQUIRE_SAMPLES()                                                                     \
   do {                                                                                             \
-    if (!::hipt::testing::path_exists(HIPT_SAMPLES)) GTEST_SKIP() << "no samples at " HIPT_SAMPLES; \
+    if (!::hipt::testing::path_exists(HIPT_SAMPLES)) GTEST_SKIP() << "no samples at " << HIPT_SAMPLES; \
   } while (0)
 
 // sha256[:16] of the tensor's bytes (u8, row-major), as SOURCES.md computes its digests.

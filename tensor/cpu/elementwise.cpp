@@ -1,50 +1,10 @@
 // Elementwise kernels: unary math, broadcasting binary ops, comparisons, where, axpy.
-#include <cmath>
-
 #include "tensor/cpu/kernels.h"
 #include "tensor/cpu/loops.h"
+#include "tensor/elementwise_math.h"
 
 namespace hipt::cpu {
 namespace {
-
-template <class T> inline T apply(ops::Unary op, T x) {
-  switch (op) {
-    case ops::Unary::Neg: return -x;
-    case ops::Unary::Exp: return std::exp(x);
-    case ops::Unary::Log: return std::log(x);
-    case ops::Unary::Sqrt: return std::sqrt(x);
-    case ops::Unary::Rsqrt: return T(1) / std::sqrt(x);
-    case ops::Unary::Tanh: return std::tanh(x);
-    case ops::Unary::Erf: return std::erf(x);
-    case ops::Unary::Abs: return std::abs(x);
-    case ops::Unary::Relu: return x > T(0) ? x : T(0);
-    case ops::Unary::Sigmoid: return T(1) / (T(1) + std::exp(-x));
-  }
-  return x;
-}
-
-// The op is a template parameter so that each inner loop is a tight, vectorisable loop.
-template <ops::Binary op, class T> inline T apply(T a, T b) {
-  if constexpr (op == ops::Binary::Add) return a + b;
-  if constexpr (op == ops::Binary::Sub) return a - b;
-  if constexpr (op == ops::Binary::Mul) return a * b;
-  if constexpr (op == ops::Binary::Div) return a / b;
-  if constexpr (op == ops::Binary::Pow) return std::pow(a, b);
-  if constexpr (op == ops::Binary::Max) return (a > b || std::isnan(a)) ? a : b;  // NaN propagates
-  if constexpr (op == ops::Binary::Min) return (a < b || std::isnan(a)) ? a : b;
-}
-
-template <class T> inline bool apply(ops::Compare op, T a, T b) {
-  switch (op) {
-    case ops::Compare::Eq: return a == b;
-    case ops::Compare::Ne: return a != b;
-    case ops::Compare::Lt: return a < b;
-    case ops::Compare::Le: return a <= b;
-    case ops::Compare::Gt: return a > b;
-    case ops::Compare::Ge: return a >= b;
-  }
-  return false;
-}
 
 template <ops::Binary op, class T> void binary_typed(const Tensor& out, const Tensor& a, const Tensor& b) {
   T* o = out.data<T>();
@@ -56,15 +16,15 @@ template <ops::Binary op, class T> void binary_typed(const Tensor& out, const Te
     const T* x = pa + off[1];
     const T* y = pb + off[2];
     if (st[0] == 1 && st[1] == 1 && st[2] == 1) {
-      for (int64_t i = 0; i < n; ++i) po[i] = apply<op>(x[i], y[i]);
+      for (int64_t i = 0; i < n; ++i) po[i] = ew::binary_op<op>(x[i], y[i]);
     } else if (st[0] == 1 && st[1] == 1 && st[2] == 0) {
       const T yv = *y;
-      for (int64_t i = 0; i < n; ++i) po[i] = apply<op>(x[i], yv);
+      for (int64_t i = 0; i < n; ++i) po[i] = ew::binary_op<op>(x[i], yv);
     } else if (st[0] == 1 && st[1] == 0 && st[2] == 1) {
       const T xv = *x;
-      for (int64_t i = 0; i < n; ++i) po[i] = apply<op>(xv, y[i]);
+      for (int64_t i = 0; i < n; ++i) po[i] = ew::binary_op<op>(xv, y[i]);
     } else {
-      for (int64_t i = 0; i < n; ++i) po[i * st[0]] = apply<op>(x[i * st[1]], y[i * st[2]]);
+      for (int64_t i = 0; i < n; ++i) po[i * st[0]] = ew::binary_op<op>(x[i * st[1]], y[i * st[2]]);
     }
   });
 }
@@ -89,7 +49,7 @@ void unary(ops::Unary op, const Tensor& out, const Tensor& x) {
     const T* px = x.data<T>();
     auto L = make_layout<2>(out.shape(), {out.strides(), broadcast_strides(x, out.shape())});
     for_each_row<2>(L, [&](const std::array<int64_t, 2>& off, const std::array<int64_t, 2>& st, int64_t n) {
-      for (int64_t i = 0; i < n; ++i) o[off[0] + i * st[0]] = apply<T>(op, px[off[1] + i * st[1]]);
+      for (int64_t i = 0; i < n; ++i) o[off[0] + i * st[0]] = ew::unary_op<T>(op, px[off[1] + i * st[1]]);
     }, 1 << 13);
   });
 }
@@ -106,7 +66,7 @@ void compare(ops::Compare op, const Tensor& out, const Tensor& a, const Tensor& 
     auto L = make_layout<3>(out.shape(), {out.strides(), broadcast_strides(a, out.shape()), broadcast_strides(b, out.shape())});
     for_each_row<3>(L, [&](const std::array<int64_t, 3>& off, const std::array<int64_t, 3>& st, int64_t n) {
       for (int64_t i = 0; i < n; ++i)
-        o[off[0] + i * st[0]] = apply(op, pa[off[1] + i * st[1]], pb[off[2] + i * st[2]]);
+        o[off[0] + i * st[0]] = ew::compare_op(op, pa[off[1] + i * st[1]], pb[off[2] + i * st[2]]);
     });
   });
 }

@@ -2,12 +2,12 @@
 // accumulation (vec::sum, vec::sq_dev_sum), so f32 results match PyTorch's to ~1e-7 relative even
 // for rows with a large offset. The weight/bias gradients sum over rows in fixed chunks, reduced in
 // chunk order: the same bits for any thread count.
-#include <cmath>
 #include <vector>
 
 #include "tensor/cpu/loops.h"
 #include "tensor/cpu/nn_kernels.h"
 #include "tensor/cpu/vec_rows.h"
+#include "tensor/nn_math.h"
 
 namespace hipt::cpu {
 namespace {
@@ -15,7 +15,7 @@ namespace {
 // y [D] = (x - mean) · rstd · w + b for one row; w, b may be null.
 template <class T> void norm_row(T* y, const T* x, const T* w, const T* b, T mean, T rstd, int64_t D) {
   if (w && b) {
-    for (int64_t i = 0; i < D; ++i) y[i] = (x[i] - mean) * rstd * w[i] + b[i];
+    for (int64_t i = 0; i < D; ++i) y[i] = nn_math::layer_norm_y(x[i], mean, rstd, w[i], b[i]);
   } else if (w) {
     for (int64_t i = 0; i < D; ++i) y[i] = (x[i] - mean) * rstd * w[i];
   } else if (b) {
@@ -45,7 +45,7 @@ void layer_norm(const Tensor& y, const Tensor& mean, const Tensor& rstd, const T
         const double mu = vec::sum(xr, D) / static_cast<double>(D);
         const double var = vec::sq_dev_sum(xr, mu, D) / static_cast<double>(D);  // biased, as PyTorch
         pm[r] = static_cast<T>(mu);
-        pr[r] = static_cast<T>(1.0 / std::sqrt(var + eps));
+        pr[r] = static_cast<T>(nn_math::layer_norm_rstd(var, eps));
         norm_row(py + r * D, xr, w, b, pm[r], pr[r], D);
       }
     });
@@ -92,7 +92,7 @@ void layer_norm_backward(const Tensor& dx, const Tensor& dweight, const Tensor& 
           const T a = static_cast<T>(vec::sum(gw.data(), D) / static_cast<double>(D));
           const T bb = static_cast<T>(vec::dot(gw.data(), xh.data(), D) / static_cast<double>(D));
           T* d = pdx + r * D;
-          for (int64_t i = 0; i < D; ++i) d[i] = rs * (gw[i] - a - xh[i] * bb);
+          for (int64_t i = 0; i < D; ++i) d[i] = nn_math::layer_norm_dx(rs, gw[i], a, xh[i], bb);
         }
       }
     });

@@ -4,6 +4,7 @@
 
 #include "tensor/cpu/kernels.h"
 #include "tensor/cpu/loops.h"
+#include "tensor/elementwise_math.h"
 
 namespace hipt::cpu {
 
@@ -41,7 +42,7 @@ void max(const Tensor& out_values, const Tensor& out_index, const Tensor& x, int
           int64_t arg = 0;
           for (int64_t r = 1; r < R && !std::isnan(best); ++r) {
             T v = base[r * inner + i];
-            if (v > best || std::isnan(v)) {  // NaN wins, as in PyTorch; ties keep the first
+            if (ew::max_replaces(v, best)) {  // NaN wins, as in PyTorch; ties keep the first
               best = v;
               arg = r;
             }

@@ -11,11 +11,11 @@
 // Separable: a horizontal pass over every input row, then a vertical pass, each threaded over
 // rows of all planes at once, so one big plane and many small ones both use every thread.
 #include <algorithm>
-#include <cmath>
 #include <vector>
 
 #include "tensor/cpu/image_kernels.h"
 #include "tensor/cpu/loops.h"
+#include "tensor/kernel_math.h"
 #include "tensor/parallel.h"
 
 namespace hipt::cpu {
@@ -28,24 +28,10 @@ template <class T> struct Taps {
 };
 
 template <class T> Taps<T> cubic_taps(int64_t in, int64_t out, double scale) {
-  const double A = -0.75;
-  // Keys' cubic for |x| <= 1 and for 1 < |x| < 2, in Horner form.
-  auto near = [A](double x) { return ((A + 2) * x - (A + 3)) * x * x + 1; };
-  auto far = [A](double x) { return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A; };
-  const double inv_scale = static_cast<double>(static_cast<T>(1.0 / scale));
   Taps<T> taps;
   taps.idx.resize(static_cast<size_t>(out * 4));
   taps.w.resize(static_cast<size_t>(out * 4));
-  for (int64_t o = 0; o < out; ++o) {
-    const double src = inv_scale * (static_cast<double>(o) + 0.5) - 0.5;
-    const double fl = std::floor(src), t = src - fl;
-    const double w[4] = {far(t + 1), near(t), near(1 - t), far(2 - t)};
-    const int64_t i0 = static_cast<int64_t>(fl) - 1;
-    for (int k = 0; k < 4; ++k) {
-      taps.idx[o * 4 + k] = std::min(std::max<int64_t>(i0 + k, 0), in - 1);
-      taps.w[o * 4 + k] = static_cast<T>(w[k]);
-    }
-  }
+  for (int64_t o = 0; o < out; ++o) kmath::cubic_taps<T>(o, in, scale, &taps.idx[o * 4], &taps.w[o * 4]);
   return taps;
 }
 
@@ -61,7 +47,7 @@ template <class T> void resize_forward(T* y, const T* x, int64_t P, int64_t H, i
       for (int64_t o = 0; o < OW; ++o) {
         const int64_t* i = &tx.idx[o * 4];
         const T* w = &tx.w[o * 4];
-        tr[o] = xr[i[0]] * w[0] + xr[i[1]] * w[1] + xr[i[2]] * w[2] + xr[i[3]] * w[3];
+        tr[o] = kmath::tap_sum(xr[i[0]], xr[i[1]], xr[i[2]], xr[i[3]], w);
       }
     }
   });
@@ -73,7 +59,7 @@ template <class T> void resize_forward(T* y, const T* x, int64_t P, int64_t H, i
       const T* base = tmp.data() + p * H * OW;
       const T *a0 = base + i[0] * OW, *a1 = base + i[1] * OW, *a2 = base + i[2] * OW, *a3 = base + i[3] * OW;
       T* yr = y + r * OW;
-      for (int64_t o = 0; o < OW; ++o) yr[o] = a0[o] * w[0] + a1[o] * w[1] + a2[o] * w[2] + a3[o] * w[3];
+      for (int64_t o = 0; o < OW; ++o) yr[o] = kmath::tap_sum(a0[o], a1[o], a2[o], a3[o], w);
     }
   });
 }
@@ -83,7 +69,7 @@ template <class T> void resize_forward(T* y, const T* x, int64_t P, int64_t H, i
 // never write the same row and the summation order is fixed.
 template <class T> void resize_backward(T* dx, const T* g, int64_t P, int64_t H, int64_t W, int64_t OH, int64_t OW,
                                         double scale_h, double scale_w) {
-  const Taps<T> tx = cubic_taps<T>(W, OW, scale_w), ty = cubic_taps<T>(H, OH, scale_h);
+  const Taps<T> tx = cubic_taps<T>(W, OW, scale_w);
   // tmp [P, OH, W] = g · Wx (horizontal adjoint; the scatter stays inside one row).
   std::vector<T> tmp(static_cast<size_t>(P * OH * W));
   parallel_for(0, P * OH, row_grain(OW + W), [&](int64_t lo, int64_t hi) {
@@ -95,25 +81,16 @@ template <class T> void resize_backward(T* dx, const T* g, int64_t P, int64_t H,
         for (int k = 0; k < 4; ++k) tr[tx.idx[o * 4 + k]] += tx.w[o * 4 + k] * gr[o];
     }
   });
-  // CSR of the vertical taps by input row: start[h]..start[h+1] index (oy, weight) pairs.
-  std::vector<int64_t> start(static_cast<size_t>(H + 1), 0), src_row(static_cast<size_t>(OH * 4));
-  std::vector<T> src_w(static_cast<size_t>(OH * 4));
-  for (int64_t e = 0; e < OH * 4; ++e) ++start[ty.idx[e] + 1];
-  for (int64_t h = 0; h < H; ++h) start[h + 1] += start[h];
-  std::vector<int64_t> fillpos(start.begin(), start.end() - 1);
-  for (int64_t e = 0; e < OH * 4; ++e) {  // e ascending: entries per row stay in (oy, k) order
-    const int64_t pos = fillpos[ty.idx[e]]++;
-    src_row[pos] = e / 4;
-    src_w[pos] = ty.w[e];
-  }
+  // The vertical taps by input row: row h gathers the tmp rows that read it.
+  const kmath::TapsByInput<T> by_row = kmath::taps_by_input<T>(H, OH, scale_h);
   parallel_for(0, P * H, row_grain(W * 4), [&](int64_t lo, int64_t hi) {
     for (int64_t r = lo; r < hi; ++r) {
       const int64_t p = r / H, h = r % H;
       T* dr = dx + r * W;
       std::fill(dr, dr + W, T(0));
-      for (int64_t e = start[h]; e < start[h + 1]; ++e) {
-        const T* tr = tmp.data() + (p * OH + src_row[e]) * W;
-        const T w = src_w[e];
+      for (int64_t e = by_row.start[h]; e < by_row.start[h + 1]; ++e) {
+        const T* tr = tmp.data() + (p * OH + by_row.out_pos[e]) * W;
+        const T w = by_row.w[e];
         for (int64_t j = 0; j < W; ++j) dr[j] += w * tr[j];
       }
     }

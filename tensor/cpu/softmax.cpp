@@ -7,6 +7,7 @@
 #include "tensor/cpu/loops.h"
 #include "tensor/cpu/nn_kernels.h"
 #include "tensor/cpu/vec_rows.h"
+#include "tensor/nn_math.h"
 
 namespace hipt::cpu {
 namespace {
@@ -37,7 +38,7 @@ template <class T> void softmax_backward_row(T* dx, const T* y, const T* g, int6
     for (int64_t i = 0; i < n; ++i) dx[i] = g[i] - dx[i] * s;
   } else {
     const T s = vec::dot(g, y, n);
-    for (int64_t i = 0; i < n; ++i) dx[i] = y[i] * (g[i] - s);
+    for (int64_t i = 0; i < n; ++i) dx[i] = nn_math::softmax_grad(y[i], g[i], s);
   }
 }
 
@@ -113,8 +114,8 @@ void cross_entropy_backward(const Tensor& dx, const Tensor& x, const Tensor& tar
       for (int64_t r = lo; r < hi; ++r) {
         T* d = pdx + r * C;
         softmax_row(d, px + r * C, C, false);
-        for (int64_t c = 0; c < C; ++c) d[c] *= gn;
-        d[target_at<T>(target, r)] -= gn;
+        const int64_t t = target_at<T>(target, r);
+        for (int64_t c = 0; c < C; ++c) d[c] = nn_math::cross_entropy_grad(d[c], gn, c == t);
       }
     });
   });

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "tensor/cpu/cpu_features.h"
+#include "tensor/nn_math.h"
 
 namespace hipt::cpu::vec {
 namespace {
@@ -195,8 +196,8 @@ __attribute__((target("avx2,fma"))) inline __m256 erf8(__m256 z) {
   return _mm256_blendv_ps(small, large, _mm256_cmp_ps(a, _mm256_set1_ps(kErfSplit), _CMP_GT_OQ));
 }
 
-constexpr float kSqrtHalf = 0.707106781186547524f;
-constexpr float kInvSqrt2Pi = 0.398942280401432678f;
+constexpr float kSqrtHalf = static_cast<float>(nn_math::kSqrtHalf);
+constexpr float kInvSqrt2Pi = static_cast<float>(nn_math::kInvSqrt2Pi);
 
 __attribute__((target("avx2,fma"))) void erf_avx2(float* y, const float* x, int64_t n) {
   int64_t i = 0;
@@ -219,7 +220,7 @@ __attribute__((target("avx2,fma"))) void gelu_avx2(float* y, const float* x, int
     _mm256_storeu_ps(y + i + 8, b);
   }
   for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, gelu8(_mm256_loadu_ps(x + i)));
-  for (; i < n; ++i) y[i] = x[i] * 0.5f * (1.f + std::erf(x[i] * kSqrtHalf));
+  for (; i < n; ++i) y[i] = nn_math::gelu(x[i]);
 }
 
 __attribute__((target("avx2,fma"))) inline __m256 gelu_grad8(__m256 v, __m256 g) {
@@ -239,10 +240,7 @@ __attribute__((target("avx2,fma"))) void gelu_backward_avx2(float* dx, const flo
     _mm256_storeu_ps(dx + i + 8, b);
   }
   for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dx + i, gelu_grad8(_mm256_loadu_ps(x + i), _mm256_loadu_ps(g + i)));
-  for (; i < n; ++i) {
-    const float cdf = 0.5f * (1.f + std::erf(x[i] * kSqrtHalf));
-    dx[i] = g[i] * (cdf + x[i] * kInvSqrt2Pi * std::exp(-0.5f * x[i] * x[i]));
-  }
+  for (; i < n; ++i) dx[i] = g[i] * nn_math::gelu_grad(x[i]);
 }
 
 // Asked on first use, not at static-init time, when cpuid data may not be ready yet.
@@ -324,28 +322,22 @@ void erf(float* y, const float* x, int64_t n) {
 
 void gelu(float* y, const float* x, int64_t n) {
   if (avx2()) return gelu_avx2(y, x, n);
-  for (int64_t i = 0; i < n; ++i) y[i] = x[i] * 0.5f * (1.f + std::erf(x[i] * kSqrtHalf));
+  for (int64_t i = 0; i < n; ++i) y[i] = nn_math::gelu(x[i]);
 }
 
 void gelu(double* y, const double* x, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] = x[i] * 0.5 * (1 + std::erf(x[i] * M_SQRT1_2));
+  for (int64_t i = 0; i < n; ++i) y[i] = nn_math::gelu(x[i]);
 }
 
 // d/dx [x Φ(x)] = Φ(x) + x φ(x), Φ(x) = (1 + erf(x/√2)) / 2, φ(x) = e^(-x²/2) / √(2π)
+// (nn_math::gelu_grad); the scalar forms are the formulas the CUDA kernels run.
 void gelu_backward(float* dx, const float* x, const float* g, int64_t n) {
   if (avx2()) return gelu_backward_avx2(dx, x, g, n);
-  for (int64_t i = 0; i < n; ++i) {
-    const float cdf = 0.5f * (1.f + std::erf(x[i] * kSqrtHalf));
-    dx[i] = g[i] * (cdf + x[i] * kInvSqrt2Pi * std::exp(-0.5f * x[i] * x[i]));
-  }
+  for (int64_t i = 0; i < n; ++i) dx[i] = g[i] * nn_math::gelu_grad(x[i]);
 }
 
 void gelu_backward(double* dx, const double* x, const double* g, int64_t n) {
-  const double inv_sqrt_2pi = 0.5 * M_2_SQRTPI * M_SQRT1_2;
-  for (int64_t i = 0; i < n; ++i) {
-    const double cdf = 0.5 * (1 + std::erf(x[i] * M_SQRT1_2));
-    dx[i] = g[i] * (cdf + x[i] * inv_sqrt_2pi * std::exp(-0.5 * x[i] * x[i]));
-  }
+  for (int64_t i = 0; i < n; ++i) dx[i] = g[i] * nn_math::gelu_grad(x[i]);
 }
 
 }  // namespace hipt::cpu::vec
