@@ -113,9 +113,6 @@ Tensor sum_to(const Tensor& t, const Shape& shape);
 // transposed last two dims of a / b (a [..., K, M], b [..., N, K]) without copying them.
 // bf16 operands (f32 accumulation, bf16 result) are accepted on CUDA only.
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans_b = false);
-// Stand-in declaration until the matmul precision switch lands (defined in hipt/models/precision_stub.cpp).
-enum class MatmulPrecision { F32, TF32 };
-void set_matmul_precision(MatmulPrecision precision);
 
 // How CUDA multiplies f32 matrices (matmul and attention's products), process-wide: F32 (the
 // default) is exact f32 arithmetic, as PyTorch's default; TF32 lets cuBLAS round the inputs to TF32
