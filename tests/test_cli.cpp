@@ -216,6 +216,8 @@ TEST(Cli, EmbedRegionWritesTheEncodersFeatures) {
   auto meta = io::read_safetensors_metadata(dir + "out.safetensors");
   EXPECT_EQ(meta.at("crop_top"), "22");
   EXPECT_EQ(meta.at("crop_left"), "9");
+  EXPECT_EQ(meta.at("device"), "cpu");  // where and in what precision the features were computed
+  EXPECT_EQ(meta.at("precision"), "f32");
   // The model flags of embed and heatmap: --device cpu and --threads run the same encoder.
   CliRun cpu = run_cli("embed-region --image " + dir + "region.png --vit256 " + dir + "vit256.safetensors --vit4k " +
                        dir + "vit4k.safetensors --device cpu --threads 1 --out " + dir + "out_cpu.safetensors");
@@ -236,7 +238,9 @@ TEST(Cli, EmbedRegionWritesTheEncodersFeatures) {
             "vit4k.safetensors --out " + dir + "bad.safetensors",
         "embed-region --image " + dir + "region.png" + ok_models + " --batch 0 --out " + dir + "bad.safetensors",
         "embed-region --image " + dir + "region.png" + ok_models + " --device cuda --out " + dir + "bad.safetensors",
-        "embed-region --image " + dir + "region.png" + ok_models + " --device tpu --out " + dir + "bad.safetensors"}) {
+        "embed-region --image " + dir + "region.png" + ok_models + " --device tpu --out " + dir + "bad.safetensors",
+        "embed-region --image " + dir + "region.png" + ok_models + " --precision bf16 --out " + dir + "bad.safetensors",
+        "embed-region --image " + dir + "region.png" + ok_models + " --device cuda:7 --out " + dir + "bad.safetensors"}) {
     CliRun bad = run_cli(args);
     EXPECT_NE(bad.code, 0) << args;
     EXPECT_EQ(bad.err.rfind("error: ", 0), 0u) << args << ": " << bad.err;

@@ -314,6 +314,7 @@ TEST(HeatmapCli, BadInputIsOneErrorLineNamingTheProblem) {
       {ok + " --x 0 --y 0 --size 256 --cmap viridis", "viridis"},
       {ok + " --x 0 --y 0 --size 256 --device cuda", "--device cuda"},
       {ok + " --x 0 --y 0 --size 256 --device tpu", "--device 'tpu'"},
+      {ok + " --x 0 --y 0 --size 256 --precision bf16", "--precision bf16: GPU only"},
       {ok + " --x 0 --y 0 --size 256 --batch 0", "--batch"},
       {ok + " --x 0 --y 0 --size 256 --threads -1", "--threads must be at least 0"},
       {ht::temp_path("heatmap_nope.tif") + model_flags() + " --out " + out + " --x 0 --y 0", "heatmap_nope.tif"},
