@@ -144,7 +144,9 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, dou
   Tensor xc = contiguous(x);
   const int64_t rows = D ? x.numel() / D : 0;
   Tensor y = empty(x.shape(), x.dtype(), x.device());
-  Tensor m = empty({rows}, x.dtype(), x.device()), r = empty({rows}, x.dtype(), x.device());
+  // Statistics stay f32 for a bf16 x (CUDA): the backward rebuilds x̂ from them.
+  const DType stat = x.dtype() == DType::BF16 ? DType::F32 : x.dtype();
+  Tensor m = empty({rows}, stat, x.device()), r = empty({rows}, stat, x.device());
   if (y.numel())
     k(y, m, r, xc, weight.defined() ? contiguous(weight) : weight, bias.defined() ? contiguous(bias) : bias, eps);
   if (mean) *mean = m;
