@@ -582,3 +582,14 @@ TEST(NnOpsVec, ErfAndGeluAccuracy) {
   EXPECT_LE(worst_ulp, 1.25);
   EXPECT_LE(worst_gelu, 2.0);
 }
+
+// bf16 compute is CUDA's (mixed precision on the GPU); on the CPU each op refuses it in one line.
+TEST(NnOps, Bf16ComputeIsRefusedOnTheCpu) {
+  const Tensor x = ops::cast(ops::full({2, 4}, 0.5), DType::BF16);
+  const Tensor w = ops::cast(ops::full({4}, 1.0), DType::BF16);
+  EXPECT_THAT(error_of([&] { ops::gelu(x); }), HasSubstr("gelu: bf16 compute is CUDA-only"));
+  EXPECT_THAT(error_of([&] { ops::softmax(x, -1); }), HasSubstr("softmax: bf16 compute is CUDA-only"));
+  EXPECT_THAT(error_of([&] { ops::layer_norm(x, w, w, 1e-6); }), HasSubstr("layer_norm: bf16 compute is CUDA-only"));
+  EXPECT_THAT(error_of([&] { ops::add(x, x); }), HasSubstr("bf16 compute is CUDA-only"));
+  EXPECT_THAT(error_of([&] { ops::matmul(x, x, false, true); }), HasSubstr("matmul: bf16 operands are supported on CUDA only"));
+}
