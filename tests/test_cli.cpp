@@ -237,10 +237,10 @@ TEST(Cli, EmbedRegionWritesTheEncodersFeatures) {
         "embed-region --image " + dir + "region.png --vit256 " + dir + "nope.pth --vit4k " + dir +
             "vit4k.safetensors --out " + dir + "bad.safetensors",
         "embed-region --image " + dir + "region.png" + ok_models + " --batch 0 --out " + dir + "bad.safetensors",
-        "embed-region --image " + dir + "region.png" + ok_models + " --device cuda --out " + dir + "bad.safetensors",
+        "embed-region --image " + dir + "region.png" + ok_models + " --device cuda:99 --out " + dir + "bad.safetensors",
         "embed-region --image " + dir + "region.png" + ok_models + " --device tpu --out " + dir + "bad.safetensors",
         "embed-region --image " + dir + "region.png" + ok_models + " --precision bf16 --out " + dir + "bad.safetensors",
-        "embed-region --image " + dir + "region.png" + ok_models + " --device cuda:7 --out " + dir + "bad.safetensors"}) {
+        "embed-region --image " + dir + "region.png" + ok_models + " --device cuda:x --out " + dir + "bad.safetensors"}) {
     CliRun bad = run_cli(args);
     EXPECT_NE(bad.code, 0) << args;
     EXPECT_EQ(bad.err.rfind("error: ", 0), 0u) << args << ": " << bad.err;

@@ -299,7 +299,7 @@ TEST(EmbedCli, ListWideErrorsStopBeforeAnyWork) {
   };
   for (const Case& c : std::vector<Case>{
            {small_slide() + " " + other + good, "embed_small.safetensors"},
-           {small_slide() + good + " --device cuda", "--device cuda"},
+           {small_slide() + good + " --device cuda:99", "--device cuda"},
            {small_slide() + good + " --device tpu", "--device 'tpu'"},
            {small_slide() + good + " --device cuda:x", "--device 'cuda:x'"},
            {small_slide() + good + " --precision bf16", "--precision bf16: GPU only"},

@@ -312,7 +312,7 @@ TEST(HeatmapCli, BadInputIsOneErrorLineNamingTheProblem) {
       {ok + " --x 0 --y 0 --size 300", "--size 300"},
       {ok + " --x 0 --y 0 --size 256 --alpha 1.5", "--alpha"},
       {ok + " --x 0 --y 0 --size 256 --cmap viridis", "viridis"},
-      {ok + " --x 0 --y 0 --size 256 --device cuda", "--device cuda"},
+      {ok + " --x 0 --y 0 --size 256 --device cuda:99", "--device cuda"},
       {ok + " --x 0 --y 0 --size 256 --device tpu", "--device 'tpu'"},
       {ok + " --x 0 --y 0 --size 256 --precision bf16", "--precision bf16: GPU only"},
       {ok + " --x 0 --y 0 --size 256 --batch 0", "--batch"},
