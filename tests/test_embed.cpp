@@ -190,6 +190,34 @@ TEST(Embed, SlideStemAndPartialPath) {
 // Slides "a.svs" and "a.partial.svs": with partial files named <stem>.partial.safetensors the
 // first slide's partial saves overwrote the second's output and its cleanup deleted it. Partial
 // names now end in ".partial", which no output name does.
+// A partial file resumes only under the same fingerprint, so it must change with everything that
+// changes the features: precision and the kind of device among them (a resumed file never mixes
+// f32 and bf16 rows), but not the GPU's index nor the folder the slide was moved to.
+TEST(Embed, ResumeFingerprintCoversPrecisionAndDeviceKind) {
+  const std::map<std::string, std::string> md = {
+      {"magnification", "20"}, {"target_magnification", "20"}, {"region_size", "4096"},
+      {"region_size_level0", "4096"}, {"vit256_sha256", "a"}, {"vit4k_sha256", "b"}, {"weights", "teacher"},
+      {"version", "1"}, {"white_background", "false"}, {"precision", "f32"}, {"device", "cpu"}};
+  const std::vector<io::Point> regions = {{0, 0}, {4096, 0}};
+  const std::string slide = "/nowhere/a.svs";
+  auto with = [&](const std::string& key, const std::string& value) {
+    auto m = md;
+    m[key] = value;
+    return resume_fingerprint(slide, m, regions);
+  };
+  const std::string base = resume_fingerprint(slide, md, regions);
+  EXPECT_EQ(base.size(), 64u);
+  EXPECT_NE(with("precision", "tf32"), base);
+  EXPECT_NE(with("precision", "bf16"), base);
+  EXPECT_NE(with("precision", "bf16"), with("precision", "tf32"));
+  EXPECT_NE(with("device", "cuda:0"), base);
+  EXPECT_EQ(with("device", "cuda:0"), with("device", "cuda:1"));
+  EXPECT_NE(with("vit4k_sha256", "c"), base);
+  EXPECT_NE(resume_fingerprint(slide, md, {{0, 0}}), base);
+  EXPECT_NE(resume_fingerprint("/nowhere/b.svs", md, regions), base);
+  EXPECT_EQ(resume_fingerprint("/elsewhere/a.svs", md, regions), base);
+}
+
 TEST(EmbedCli, APartialFileNeverTakesTheNameOfAnotherSlidesOutput) {
   const std::string dir = fresh_dir("embed_partial_name"), a = dir + "/embed_pn.svs", b = dir + "/embed_pn.partial.svs";
   write_slide(a, small_image(), 20);

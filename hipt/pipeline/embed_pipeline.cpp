@@ -116,6 +116,26 @@ std::string tiling_json(const TilingOptions& t) {
   return j.dump();
 }
 
+}  // namespace
+
+std::string resume_fingerprint(const std::string& slide_path, const std::map<std::string, std::string>& metadata,
+                               const std::vector<io::Point>& regions) {
+  // The slide is named by its file name and size (the same slide moved keeps its partial).
+  std::error_code ec;
+  const auto bytes = fs::file_size(slide_path, ec);
+  std::string id = fmt::format("slide {} {}\n", fs::path(slide_path).filename().string(), ec ? 0 : bytes);
+  for (const char* key : {"magnification", "target_magnification", "region_size", "region_size_level0",
+                          "vit256_sha256", "vit4k_sha256", "weights", "version", "white_background", "precision"})
+    id += fmt::format("{} {}\n", key, metadata.at(key));
+  // The kind of device, not its index: features of one precision agree across GPUs, so a partial
+  // file resumes on another one, but never on the CPU (nor the reverse).
+  id += fmt::format("device {}\n", metadata.at("device").rfind("cuda", 0) == 0 ? "cuda" : "cpu");
+  for (const io::Point& p : regions) id += fmt::format("{},{}\n", p.x, p.y);
+  return io::sha256_hex(id.data(), id.size());
+}
+
+namespace {
+
 // What one slide's regions are and how they are embedded: the file's metadata, and everything
 // that determines the output, hashed into the fingerprint that guards resuming.
 struct SlideSetup {
@@ -169,18 +189,7 @@ SlideSetup set_up_slide(const std::string& slide_path, const EmbedModels& models
       {"device", models.device},
       {"precision", models.precision},
   };
-  // The slide is named by its file name and size (the same slide moved keeps its partial).
-  std::error_code ec;
-  const auto bytes = fs::file_size(slide_path, ec);
-  std::string id = fmt::format("slide {} {}\n", fs::path(slide_path).filename().string(), ec ? 0 : bytes);
-  for (const char* key : {"magnification", "target_magnification", "region_size", "region_size_level0",
-                          "vit256_sha256", "vit4k_sha256", "weights", "version", "white_background", "precision"})
-    id += fmt::format("{} {}\n", key, s.metadata.at(key));
-  // The kind of device, not its index: features of one precision agree across GPUs, so a partial
-  // file resumes on another one, but never on the CPU (nor the reverse).
-  id += fmt::format("device {}\n", models.device.rfind("cuda", 0) == 0 ? "cuda" : "cpu");
-  for (const io::Point& p : s.plan.regions) id += fmt::format("{},{}\n", p.x, p.y);
-  s.metadata["fingerprint"] = io::sha256_hex(id.data(), id.size());
+  s.metadata["fingerprint"] = resume_fingerprint(slide_path, s.metadata, s.plan.regions);
   return s;
 }
 

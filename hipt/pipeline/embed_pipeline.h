@@ -83,6 +83,13 @@ struct SlideEmbedResult {
 SlideEmbedResult embed_slide(const std::string& slide_path, const std::string& out_path, const EmbedModels& models,
                              const SlideEmbedOptions& opts);
 
+// The hash that guards resuming: the slide's file name and size, the metadata keys that determine
+// the features (magnifications, region sizes, checkpoint digests, weights, version, background,
+// precision), the kind of device ("cpu" or "cuda", not its index) and the region coordinates.
+// `metadata` holds those keys and "device" as set_up writes them into every output.
+std::string resume_fingerprint(const std::string& slide_path, const std::map<std::string, std::string>& metadata,
+                               const std::vector<io::Point>& regions);
+
 // File name without its folder and its last extension ("/a/b.ome.tif" -> "b.ome").
 std::string slide_stem(const std::string& path);
 
