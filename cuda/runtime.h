@@ -15,6 +15,7 @@ int device_count();       // devices the runtime sees; 0 when cuda:0 cannot run 
 std::string why_no_gpu();
 std::string why_unusable(int index);  // the same for cuda:index (also: no such device)
 std::string device_name(int index);
+std::string compute_capability(int index);  // "9.0"; "" for no such device or without CUDA
 std::string runtime_version();  // "13.0", or "" without CUDA
 
 // Waits until all work queued on `device` (its one stream) has finished. A no-op for the CPU.

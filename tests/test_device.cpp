@@ -9,6 +9,8 @@ TEST(Device, CudaRuntimeReportsDeviceOrReason) {
   if (!cuda::compiled()) GTEST_SKIP() << "CUDA not compiled in: " << cuda::why_no_gpu();
   if (cuda::device_count() == 0) GTEST_SKIP() << "no GPU: " << cuda::why_no_gpu();
   EXPECT_FALSE(cuda::device_name(0).empty());
+  EXPECT_THAT(cuda::compute_capability(0), ::testing::MatchesRegex("[0-9]+\\.[0-9]+"));
+  EXPECT_EQ(cuda::compute_capability(cuda::device_count()), "");  // no such device
   EXPECT_TRUE(cuda::why_no_gpu().empty());
 }
 

@@ -39,7 +39,8 @@ int run_doctor() {
   if (n == 0) {
     fmt::print("gpu:             none ({})\n", cuda::why_no_gpu());
   } else {
-    for (int i = 0; i < n; ++i) fmt::print("gpu {}:           {}\n", i, cuda::device_name(i));
+    for (int i = 0; i < n; ++i)
+      fmt::print("gpu {}:           {} (compute capability {})\n", i, cuda::device_name(i), cuda::compute_capability(i));
   }
   return 0;
 }
