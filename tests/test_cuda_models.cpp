@@ -1,6 +1,7 @@
 // The models on the GPU against the same models on the CPU: a ViT block forward and backward, the
 // region encoder behind `hipt embed-region` on one region, HIPT_LGP_FC forward and backward, and
-// a ViT training step (backward, per-tensor clipping, AdamW with DINO's parameter groups).
+// a ViT training step (backward, per-tensor clipping, AdamW with DINO's parameter groups); and,
+// once warm, neither a training step nor a region encode asks the driver for memory.
 //
 // Both sides get the same weights (the fixture formula, or one seeded init copied by state dict)
 // and the same inputs. Each output, input gradient, parameter gradient and updated weight is
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "autograd/nn_functions.h"
+#include "cuda/caching_allocator.h"
 #include "devices.h"
 #include "hipt/models/region_encoder.h"
 #include "hipt/models/slide_model.h"
@@ -175,6 +177,39 @@ TEST_P(CudaModels, VitTrainingStep) {
   std::map<std::string, Tensor> want;
   for (const nn::Parameter& p : cpu.named_parameters()) want[p.name] = p.tensor;
   for (const nn::Parameter& p : gpu.named_parameters()) expect_parity(p.tensor, want.at(p.name), tol(), p.name);
+}
+
+// After a warm-up, a training step and a region encode are served from the caching allocator:
+// no cudaMalloc (cuda::allocator_stats counts them).
+TEST_P(CudaModels, WarmTrainingStepAndRegionEncodeMakeNoDeviceMalloc) {
+  if (cuda::CachingAllocator::disabled_by_environment()) GTEST_SKIP() << "HIPT_NO_CACHING_ALLOCATOR is set";
+  if (dtype() != DType::F32) GTEST_SKIP() << "training runs in f32";
+  VitConfig c = vit256_small_config();
+  c.depth = 2;
+  VisionTransformer vit(c);
+  vit.to(kCuda0);
+  nn::AdamW opt(nn::decay_groups(vit.named_parameters(), 5e-4, 0.04));
+  const Tensor images = testing::fixture_tensor({2, 3, 64, 64}, 41, 1.0).to(kCuda0);
+  auto train_step = [&] {
+    opt.zero_grad();
+    backward(sum(vit.forward(images)));
+    nn::clip_gradients(vit.parameters(), 3.0);
+    opt.step();
+  };
+  auto vit256 = vit256_small(0, false);
+  auto vit4k = vit4k_xs(0, false);
+  vit256->to(kCuda0);
+  vit4k->to(kCuda0);
+  const RegionEncoder encoder(vit256, vit4k, {8, AttentionMaps::ClsRow, {}});
+  const Tensor region = testing::fixture_region_u8(1061, 1030);
+
+  for (int warm = 0; warm < 2; ++warm) train_step(), encoder.encode(region);
+  const cuda::AllocatorStats before = cuda::allocator_stats();
+  train_step();
+  encoder.encode(region);
+  const cuda::AllocatorStats after = cuda::allocator_stats();
+  EXPECT_EQ(after.device_mallocs, before.device_mallocs);
+  EXPECT_GT(after.cache_hits, before.cache_hits);
 }
 
 INSTANTIATE_TEST_SUITE_P(Dtypes, CudaModels, ::testing::Values(DType::F32, DType::BF16),
