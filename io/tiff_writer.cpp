@@ -10,6 +10,7 @@
 #include <cstring>
 #include <vector>
 
+#include "io/atomic_file.h"
 #include "tensor/ops.h"
 
 namespace hipt::io {
@@ -162,8 +163,9 @@ void write_tiff_pyramid(const std::string& path, const Tensor& rgb, const TiffWr
   }
   // Flushed and synced before the rename, as write_file_atomic does: after a crash the path holds
   // the old file or the whole new one, never an empty one.
-  const bool synced = TIFFFlush(tif) == 1 && ::fsync(fd) == 0;
-  const int sync_err = errno;
+  const int injected = injected_write_error();
+  const bool synced = !injected && TIFFFlush(tif) == 1 && ::fsync(fd) == 0;
+  const int sync_err = injected ? injected : errno;
   TIFFClose(tif);  // closes fd
   if (!synced) {
     std::remove(tmp.c_str());
