@@ -57,8 +57,8 @@ std::vector<ParamGroup> decay_groups(const std::vector<Parameter>& params, doubl
 }
 
 Optimizer::Optimizer(const char* kind, std::vector<ParamGroup> groups, double lr, double weight_decay,
-                     std::vector<std::string> buffers, std::vector<std::pair<std::string, double*>> options)
-    : kind_(kind), buffer_names_(std::move(buffers)), options_(std::move(options)) {
+                     std::vector<std::string> buffers)
+    : kind_(kind), buffer_names_(std::move(buffers)) {
   for (size_t gi = 0; gi < groups.size(); ++gi) {
     ParamGroup kept;
     kept.lr = std::isnan(groups[gi].lr) ? lr : groups[gi].lr;
@@ -202,10 +202,10 @@ AdamWOptions as_adamw(const AdamOptions& o) { return {o.lr, o.beta1, o.beta2, o.
 }  // namespace
 
 AdamBase::AdamBase(const char* kind, std::vector<ParamGroup> groups, const AdamWOptions& opts, bool decoupled)
-    : Optimizer(kind, std::move(groups), opts.lr, opts.weight_decay, {"exp_avg", "exp_avg_sq"},
-                {{"beta1", &opts_.beta1}, {"beta2", &opts_.beta2}, {"eps", &opts_.eps}}),
+    : Optimizer(kind, std::move(groups), opts.lr, opts.weight_decay, {"exp_avg", "exp_avg_sq"}),
       opts_(opts),
       decoupled_(decoupled) {
+  save_options_with_state({{"beta1", &opts_.beta1}, {"beta2", &opts_.beta2}, {"eps", &opts_.eps}});
   HIPT_CHECK(opts.lr >= 0 && opts.eps >= 0 && opts.weight_decay >= 0, "{}: lr, eps and weight_decay must be >= 0",
              kind);
   HIPT_CHECK(opts.beta1 >= 0 && opts.beta1 < 1 && opts.beta2 >= 0 && opts.beta2 < 1,
@@ -228,9 +228,8 @@ Adam::Adam(std::vector<ParamGroup> groups, const AdamOptions& opts)
 
 SGD::SGD(std::vector<Tensor> params, const SGDOptions& opts) : SGD(one_group(std::move(params)), opts) {}
 SGD::SGD(std::vector<ParamGroup> groups, const SGDOptions& opts)
-    : Optimizer("SGD", std::move(groups), opts.lr, opts.weight_decay, {"momentum_buffer"},
-                {{"momentum", &opts_.momentum}}),
-      opts_(opts) {
+    : Optimizer("SGD", std::move(groups), opts.lr, opts.weight_decay, {"momentum_buffer"}), opts_(opts) {
+  save_options_with_state({{"momentum", &opts_.momentum}});
   HIPT_CHECK(opts.lr >= 0 && opts.momentum >= 0 && opts.weight_decay >= 0,
              "SGD: lr, momentum and weight_decay must be >= 0");
 }

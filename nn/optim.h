@@ -62,9 +62,12 @@ class Optimizer {
 
  protected:
   // `buffers`: the names of the per-parameter state tensors, each allocated as zeros like its
-  // parameter; `options`: the named scalar options saved with the state.
+  // parameter.
   Optimizer(const char* kind, std::vector<ParamGroup> groups, double lr, double weight_decay,
-            std::vector<std::string> buffers, std::vector<std::pair<std::string, double*>> options);
+            std::vector<std::string> buffers);
+  // The named scalar options saved with the state and restored into the subclass's members (called
+  // from the subclass's constructor body, once those members exist).
+  void save_options_with_state(std::vector<std::pair<std::string, double*>> options) { options_ = std::move(options); }
   // Updates parameter k (of `group`) from its contiguous gradient; steps_of(k) is already counted.
   virtual void update(size_t k, const ParamGroup& group, const Tensor& param, const Tensor& grad) = 0;
   const Tensor& buffer(size_t k, size_t b) const { return buffers_[k][b]; }
