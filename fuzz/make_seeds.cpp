@@ -1,11 +1,20 @@
-// Writes the fuzzer's own seed files into a folder: small TIFFs built byte by byte with the test
-// suite's builder (each a structure the reader has a branch for), and a test-card PNG that
-// tools/fuzz.sh turns into vips pyramids. Usage: make_seeds <dir>
+// Writes the fuzzers' own seed files, one subfolder per target (tools/fuzz.sh adds the files that
+// exist elsewhere in the repository: the .pth and .h5 test fixtures and presets/*.csv):
+//   slide/        small TIFFs built byte by byte with the test suite's builder (each a structure the
+//                 reader has a branch for), and a test-card PNG that tools/fuzz.sh turns into vips
+//                 pyramids
+//   safetensors/  files of every dtype, with and without metadata, an empty one, a 0-d tensor
+//   png/          RGB and grey images, one of width 1 (our writer makes 8-bit PNGs only)
+//   coords_csv/   `hipt tiles` output and hand-written variants
+// Usage: make_seeds <dir>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <string>
 
+#include "io/coords.h"
 #include "io/png.h"
+#include "io/safetensors.h"
 #include "tensor/ops.h"
 #include "tiny_tiff.h"
 
@@ -35,7 +44,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: make_seeds <dir>\n");
     return 2;
   }
-  const std::string dir = argv[1];
+  const std::string root = argv[1];
+  for (const char* sub : {"slide", "safetensors", "png", "coords_csv"}) std::filesystem::create_directories(root + "/" + sub);
+  std::string dir = root + "/slide";
   // generic-tiff: two levels, the second a reduced image with a partial edge tile.
   TinyDir l0 = rgb_dir(40), l1 = rgb_dir(20);
   l1.subfile_type = 1;
@@ -75,5 +86,30 @@ int main(int argc, char** argv) {
       p[2] = static_cast<uint8_t>((x * y) / 7);
     }
   hipt::io::write_png(dir + "/card.png", card);
+
+  namespace ops = hipt::ops;
+  using hipt::DType;
+  dir = root + "/safetensors";
+  hipt::io::write_safetensors(dir + "/dtypes.safetensors",
+                              {{"f32", ops::cast(ops::arange(0, 6), DType::F32)},
+                               {"f64", ops::reshape(ops::cast(ops::arange(0, 6), DType::F64), {2, 3})},
+                               {"i64", ops::cast(ops::arange(0, 3), DType::I64)},
+                               {"u8", ops::cast(ops::arange(0, 4), DType::U8)},
+                               {"bf16", ops::cast(ops::arange(0, 2), DType::BF16)}},
+                              {{"format", "pt"}, {"note", "seed"}});
+  hipt::io::write_safetensors(dir + "/empty.safetensors", {});
+  hipt::io::write_safetensors(dir + "/scalar_and_zero.safetensors",
+                              {{"scalar", ops::reshape(ops::cast(ops::arange(0, 1), DType::F32), {})},
+                               {"zero", ops::empty({0, 4}, DType::F32)}});
+
+  dir = root + "/png";
+  hipt::io::write_png(dir + "/rgb.png", ops::slice(card, 0, 0, 9));
+  hipt::io::write_png(dir + "/grey.png", ops::contiguous(ops::slice(ops::slice(card, 2, 0, 1), 0, 0, 7)));
+  hipt::io::write_png(dir + "/width1.png", ops::contiguous(ops::slice(ops::slice(card, 1, 0, 1), 0, 0, 5)));
+
+  dir = root + "/coords_csv";
+  hipt::io::write_region_coords_csv(dir + "/tiles.csv", {{0, 0}, {4096, 0}, {0, 8192}});
+  write(dir, "empty_list.csv", "x,y\n");
+  write(dir, "crlf_negative.csv", "x,y\r\n-256,512\r\n1024,2048\r\n");
   return 0;
 }
