@@ -3,6 +3,7 @@
 # then an AddressSanitizer + UndefinedBehaviorSanitizer build without CUDA that skips the tests
 # named *Heavy* (large shapes that take minutes under the sanitizers). In between, the Release
 # build is installed into a temporary prefix and examples/consumer is built and run against it.
+# Last, a ThreadSanitizer build (no CUDA, no MPI) runs the tests labelled `threads`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -33,3 +34,9 @@ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHIPT_SANIT
 cmake --build build-asan -j "$jobs"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --output-on-failure -j "$jobs" -E Heavy)
+
+echo "== thread sanitizer build (the tests labelled threads)"
+cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHIPT_SANITIZE_THREAD=ON \
+  -DHIPT_WITH_CUDA=OFF -DHIPT_WITH_MPI=OFF -DHIPT_BUILD_BENCH=OFF >/dev/null
+cmake --build build-tsan -j "$jobs" --target hipt_tests hipt_cli
+(cd build-tsan && ctest --output-on-failure -j "$jobs" -L threads)
