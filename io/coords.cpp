@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <optional>
@@ -172,6 +173,13 @@ RegionCoords read_hdf5(const std::string& path) {
              rank == 2 ? fmt::format(" with shape [{}, {}]", dims[0], dims[1]) : "");
   HIPT_CHECK(dims[0] <= kMaxCoordRows, "{}: 'coords' claims {} rows, more than {}: the file is corrupt", path,
              dims[0], kMaxCoordRows);
+  // Deflate expands at most 1032-fold: more rows than the file can hold is refused before the
+  // buffer for them is allocated.
+  std::error_code ec;
+  const uint64_t file_size = std::filesystem::file_size(path, ec);
+  HIPT_CHECK(!ec && dims[0] * 16 <= 1032 * file_size + 65536,
+             "{}: 'coords' claims {} rows, more than the {}-byte file can hold: the file is corrupt", path, dims[0],
+             file_size);
   H5Id type(H5Dget_type(dataset.get()), H5Tclose);
   HIPT_CHECK(type.ok() && H5Tget_class(type.get()) == H5T_INTEGER,
              "{}: 'coords' must hold integers (CLAM writes int64), not another type", path);

@@ -1,6 +1,7 @@
 #include "io/png.h"
 
 #include <png.h>
+#include <sys/stat.h>
 
 #include <csetjmp>
 #include <cstdio>
@@ -33,8 +34,8 @@ struct FileCloser {
 
 // Everything between setjmp and the last libpng call lives in plain C objects, so the longjmp
 // skips no destructor. Returns false (with sink->message set) on a libpng error.
-bool decode(FILE* f, PngErrorSink* sink, png_uint_32* width, png_uint_32* height, int* channels,
-            std::vector<unsigned char>* pixels) {
+bool decode(FILE* f, uint64_t file_size, PngErrorSink* sink, png_uint_32* width, png_uint_32* height,
+            int* channels, std::vector<unsigned char>* pixels) {
   png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, sink, on_png_error, on_png_warning);
   if (!png) return false;
   png_infop info = png_create_info_struct(png);
@@ -60,6 +61,11 @@ bool decode(FILE* f, PngErrorSink* sink, png_uint_32* width, png_uint_32* height
   *channels = png_get_channels(png, info);
   size_t stride = png_get_rowbytes(png, info);
   if (static_cast<uint64_t>(*width) * *height > (uint64_t{1} << 28)) png_error(png, "image larger than 2^28 pixels");
+  // Deflate expands at most 1032-fold, and the expansions above (palette to RGBA, 1-bit to 8-bit
+  // samples) at most 32-fold more: an image claiming more than its file can hold is refused before
+  // its buffer is allocated, so a small hostile file cannot cost a gigabyte.
+  if (static_cast<uint64_t>(stride) * *height > 1032 * 32 * file_size + (uint64_t{1} << 16))
+    png_error(png, "the image size in the header is more than the file's compressed data can hold");
   buffer = static_cast<unsigned char*>(std::malloc(stride * *height));
   rows = static_cast<png_bytep*>(std::malloc(sizeof(png_bytep) * *height));
   if (!buffer || !rows) png_error(png, "out of memory");
@@ -111,11 +117,13 @@ Tensor read_png(const std::string& path) {
   bool is_png = std::fread(signature, 1, 8, f.get()) == 8 && png_sig_cmp(signature, 0, 8) == 0;
   HIPT_CHECK(is_png, "{}: not a PNG file", path);
   std::rewind(f.get());
+  struct stat st {};
+  HIPT_CHECK(::fstat(::fileno(f.get()), &st) == 0, "{}: cannot stat: {}", path, std::strerror(errno));
   PngErrorSink sink;
   png_uint_32 width = 0, height = 0;
   int channels = 0;
   std::vector<unsigned char> pixels;
-  HIPT_CHECK(decode(f.get(), &sink, &width, &height, &channels, &pixels), "{}: corrupt PNG: {}", path, sink.message);
+  HIPT_CHECK(decode(f.get(), static_cast<uint64_t>(st.st_size), &sink, &width, &height, &channels, &pixels), "{}: corrupt PNG: {}", path, sink.message);
   return ops::from_vector(pixels, Shape{static_cast<int64_t>(height), static_cast<int64_t>(width), channels});
 }
 

@@ -451,6 +451,11 @@ struct PthFile::Archive {
     HIPT_CHECK(zip_stat_index(zip, static_cast<zip_uint64_t>(index), 0, &st) == 0 && (st.valid & ZIP_STAT_SIZE), "{}: cannot stat {}: {}",
                file, name, zip_strerror(zip));
     HIPT_CHECK(st.size <= max_bytes, "{}: {} is {} bytes (more than {})", file, name, st.size, max_bytes);
+    // A stored entry holds its bytes and a deflated one expands at most 1032-fold: a larger claim
+    // would be allocated below before the read finds out.
+    HIPT_CHECK(!(st.valid & ZIP_STAT_COMP_SIZE) || st.size <= st.comp_size * 1032 + 1024,
+               "{}: {} claims {} bytes from {} compressed bytes, more than they can hold", file, name, st.size,
+               st.comp_size);
     zip_file_t* f = zip_fopen_index(zip, static_cast<zip_uint64_t>(index), 0);
     HIPT_CHECK(f != nullptr, "{}: cannot open {} in the archive: {}", file, name, zip_strerror(zip));
     out->resize(st.size);
