@@ -9,9 +9,11 @@
 //   f32   out, lse         2e-5,  1e-4    grads 1e-4, 1e-3
 //   bf16  out              2e-2,  2e-2    grads 5e-2, 5e-2   (reference from the bf16-rounded inputs;
 //                                          lse is f32 for bf16 inputs: 1e-3, 1e-3)
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "autograd/nn_functions.h"
@@ -193,6 +195,30 @@ TEST_P(AttentionImpls, UnequalLengthsAndPermutedViews) {
   check_all(17, 40, {32}, true);
 }
 HIPT_INSTANTIATE_ON_DEVICES(AttentionImpls);
+
+// cuda::elapsed_ms (what bench-attention times with): the work runs once and takes time.
+class ElapsedMs : public testing::OnDevice {};
+TEST_P(ElapsedMs, RunsTheWorkOnceAndMeasuresIt) {
+  int calls = 0;
+  const Tensor q = random_tensor({2, 2, 257, 64}).to(device());
+  Tensor out;
+  const double ms = cuda::elapsed_ms(device(), [&] {
+    ++calls;
+    out = ops::attention(q, q, q, 0.125, ops::AttentionOptions{});
+    if (!on_gpu()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  });
+  EXPECT_EQ(calls, 1);
+  EXPECT_GT(ms, on_gpu() ? 0.0 : 5.0);
+  EXPECT_LT(ms, 60e3);
+  EXPECT_EQ(out.shape(), q.shape());
+}
+HIPT_INSTANTIATE_ON_DEVICES(ElapsedMs);
+
+TEST(ElapsedMsWithoutCuda, RefusesACudaDeviceInOneLine) {
+  if (cuda::compiled()) GTEST_SKIP() << "this build has CUDA";
+  testing::expect_error([] { cuda::elapsed_ms(Device{DeviceType::CUDA, 0}, [] {}); },
+                        {"elapsed_ms: cuda:0: this build has no CUDA backend"});
+}
 
 // ---------------------------------------------------------------- device-independent checks
 
