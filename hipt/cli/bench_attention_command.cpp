@@ -95,6 +95,14 @@ int run_bench_attention(const BenchAttentionOptions& o) {
     impls.push_back(ops::resolve_attention_impl(ops::parse_attention_impl(o.impl), q));
   }
 
+  // composite's backward runs the primitive ops' backward kernels, which take f32 and f64 only.
+  const bool no_composite = o.backward && dtype == DType::BF16;
+  const size_t asked = impls.size();
+  impls.erase(std::remove_if(impls.begin(), impls.end(),
+                             [&](ops::AttentionImpl i) { return no_composite && i == ops::AttentionImpl::Composite; }),
+              impls.end());
+  HIPT_CHECK(!impls.empty(), "bench-attention: composite has no bf16 backward (its softmax_backward takes f32 and "
+             "f64); use --impl flash or --dtype f32");
   const double scale = 1.0 / std::sqrt(static_cast<double>(o.dim));
   const double forward_flops = 4.0 * static_cast<double>(o.batch * o.heads) * static_cast<double>(o.seq) *
                                static_cast<double>(o.seq) * static_cast<double>(o.dim) * (o.causal ? 0.5 : 1.0);
@@ -162,6 +170,7 @@ int run_bench_attention(const BenchAttentionOptions& o) {
   for (const Row& r : rows)
     fmt::print("{:<10} {:>11.3f} {:>11.3f} {:>9.3f} {:>10}\n", r.impl, r.median_ms, r.min_ms, r.tflops,
                r.percent >= 0 ? fmt::format("{:.1f}", r.percent) : "");
+  if (impls.size() < asked) fmt::print("(composite left out: no bf16 backward)\n");
   if (device.type == DeviceType::CUDA && peak <= 0)
     fmt::print("(no dense peak known for {}: no percentage)\n", name);
   return 0;
