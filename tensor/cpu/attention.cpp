@@ -9,6 +9,7 @@
 // per row, and keep only each row's log-sum-exp for the backward, which rebuilds P from it.
 #include <algorithm>
 #include <cmath>
+#include <utility>
 #include <vector>
 
 #include "tensor/cpu/gemm.h"
@@ -33,14 +34,16 @@ int64_t head_offset(const Tensor& t, int64_t bh, int64_t H) {
   return (bh / H) * t.strides()[0] + (bh % H) * t.strides()[1];
 }
 
-// Runs f(bh) for every (batch, head) pair, threaded over pairs when there are enough of them.
-template <class F> void for_each_head(int64_t BH, F&& f) {
-  if (BH >= num_threads())
-    parallel_for(0, BH, 1, [&](int64_t lo, int64_t hi) {
+// Runs f(i) for i in [0, n) ((batch, head) pairs, or pairs × row blocks): threaded over i when there
+// are at least as many as threads (the GEMMs inside then run serially), else in turn, each GEMM
+// threading.
+template <class F> void for_each_head(int64_t n, F&& f) {
+  if (n >= num_threads())
+    parallel_for(0, n, 1, [&](int64_t lo, int64_t hi) {
       for (int64_t i = lo; i < hi; ++i) f(i);
     });
   else
-    for (int64_t i = 0; i < BH; ++i) f(i);
+    for (int64_t i = 0; i < n; ++i) f(i);
 }
 
 // Query rows per block of the lse kernels: about kBlockScores scores per block, balanced so the
@@ -128,40 +131,39 @@ void attention_backward(const Tensor& dq, const Tensor& dk, const Tensor& dv, co
 
 // Per row block [i0, i0 + rows): S = q kᵀ · scale over the n keys any row of the block sees; each
 // row i becomes exp(S - m_i) over its own keys (0 past them), l_i its sum, lse_i = m_i + log l_i;
-// then out = (P v) / l. Blocks are independent: tasks are (head, block) pairs.
+// then out = P v. Blocks are independent: tasks are (head, block) pairs, threaded as heads are.
 void attention_lse(const Tensor& out, const Tensor& lse, const Tensor& q, const Tensor& k, const Tensor& v,
                    double scale, bool causal) {
   HIPT_DISPATCH_FLOAT("attention_lse", q.dtype(), T, {
     const int64_t H = q.shape()[1], Tq = q.shape()[2], Tk = k.shape()[2], D = q.shape()[3];
     const int64_t BH = q.shape()[0] * H;
     const int64_t ldq = q.strides()[2], ldk = k.strides()[2], ldv = v.strides()[2];
-    const auto [rb, blocks] = row_blocks(Tq, Tk);
+    const std::pair<int64_t, int64_t> blocking = row_blocks(Tq, Tk);
+    const int64_t rb = blocking.first, blocks = blocking.second;
     const T* pq = q.data<T>();
     const T* pk = k.data<T>();
     const T* pv = v.data<T>();
     T* po = out.data<T>();
     T* pl = lse.data<T>();
-    parallel_for(0, BH * blocks, 1, [&](int64_t lo, int64_t hi) {
-      for (int64_t task = lo; task < hi; ++task) {
-        const int64_t bh = task / blocks, i0 = (task % blocks) * rb, rows = std::min(rb, Tq - i0);
-        const int64_t n = causal ? std::min(Tk, i0 + rows) : Tk;
-        T* s = scratch_of<T>(0, rows * n);
-        gemm(false, true, rows, n, D, static_cast<T>(scale), pq + head_offset(q, bh, H) + i0 * ldq, ldq,
-             pk + head_offset(k, bh, H), ldk, T(0), s, n);
-        T* o = po + (bh * Tq + i0) * D;
-        T* l = pl + bh * Tq + i0;
-        for (int64_t r = 0; r < rows; ++r) {
-          T* row = s + r * n;
-          const int64_t seen = keys_seen(i0 + r, Tk, causal);
-          const T m = vec::max(row, seen);
-          const T sum = vec::exp_sum(row, row, m, seen);
-          std::fill(row + seen, row + n, T(0));
-          l[r] = m + std::log(sum);
-          const T inv = T(1) / sum;
-          for (int64_t j = 0; j < seen; ++j) row[j] *= inv;
-        }
-        gemm(false, false, rows, D, n, T(1), s, n, pv + head_offset(v, bh, H), ldv, T(0), o, D);
+    for_each_head(BH * blocks, [&](int64_t task) {
+      const int64_t bh = task / blocks, i0 = (task % blocks) * rb, rows = std::min(rb, Tq - i0);
+      const int64_t n = causal ? std::min(Tk, i0 + rows) : Tk;
+      T* s = scratch_of<T>(0, rows * n);
+      gemm(false, true, rows, n, D, static_cast<T>(scale), pq + head_offset(q, bh, H) + i0 * ldq, ldq,
+           pk + head_offset(k, bh, H), ldk, T(0), s, n);
+      T* o = po + (bh * Tq + i0) * D;
+      T* l = pl + bh * Tq + i0;
+      for (int64_t r = 0; r < rows; ++r) {
+        T* row = s + r * n;
+        const int64_t seen = keys_seen(i0 + r, Tk, causal);
+        const T m = vec::max(row, seen);
+        const T sum = vec::exp_sum(row, row, m, seen);
+        std::fill(row + seen, row + n, T(0));
+        l[r] = m + std::log(sum);
+        const T inv = T(1) / sum;
+        for (int64_t j = 0; j < seen; ++j) row[j] *= inv;
       }
+      gemm(false, false, rows, D, n, T(1), s, n, pv + head_offset(v, bh, H), ldv, T(0), o, D);
     });
   });
 }
