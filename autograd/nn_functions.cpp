@@ -58,6 +58,7 @@ Tensor gelu(const Tensor& x) {
 // the backward rebuilds P from them. composite: the primitives record their own graph.
 Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, double scale, const ops::AttentionOptions& options) {
   const ops::AttentionImpl impl = ops::resolve_attention_impl(options.impl, q);
+  ops::check_attention("attention", q, k, v, true);
   const bool causal = options.causal;
   if (impl == ops::AttentionImpl::Composite) {
     Tensor s = mul(matmul(q, k, false, true), scale);

@@ -206,7 +206,6 @@ Tensor gelu_backward(const Tensor& x, const Tensor& g) {
 
 // ---------------------------------------------------------------- attention
 
-namespace {
 void check_attention(const char* op, const Tensor& q, const Tensor& k, const Tensor& v, bool cuda_bf16) {
   for (const Tensor* t : {&q, &k, &v}) check_float(op, *t, cuda_bf16);
   HIPT_CHECK(q.dim() == 4 && k.dim() == 4 && v.dim() == 4, "{}: q, k, v must be [B, H, T, D], got q {}, k {}, v {}",
@@ -218,7 +217,6 @@ void check_attention(const char* op, const Tensor& q, const Tensor& k, const Ten
   HIPT_CHECK(q.shape()[0] == k.shape()[0] && q.shape()[1] == k.shape()[1] && q.shape()[3] == k.shape()[3],
              "{}: q {} does not match k {} (B, H and D must agree)", op, q.shape().str(), k.shape().str());
 }
-}  // namespace
 
 const char* attention_impl_name(AttentionImpl impl) {
   switch (impl) {
@@ -274,8 +272,8 @@ Tensor causal_mask(int64_t Tq, int64_t Tk, DType dtype, Device device) {
 Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, double scale, const AttentionOptions& options,
                  Tensor* lse) {
   const AttentionImpl impl = resolve_attention_impl(options.impl, q);
-  if (impl != AttentionImpl::Composite) return attention_lse(q, k, v, scale, options.causal, lse);
   check_attention("attention", q, k, v, true);
+  if (impl != AttentionImpl::Composite) return attention_lse(q, k, v, scale, options.causal, lse);
   Tensor s = mul(matmul(q, k, false, true), scale);
   if (options.causal) s = add(s, causal_mask(q.shape()[2], k.shape()[2], q.dtype(), q.device()));
   if (lse) *lse = Tensor();

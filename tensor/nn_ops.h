@@ -59,6 +59,9 @@ AttentionImpl resolve_attention_impl(AttentionImpl impl, const Tensor& q);
 // bf16 inputs) from fused or flash; undefined from composite.
 Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, double scale, const AttentionOptions& options,
                  Tensor* lse = nullptr);
+// q, k, v as attention takes them (dims, dtypes, devices, shapes; bf16 only on CUDA when
+// `cuda_bf16`), or hipt::Error naming `op`.
+void check_attention(const char* op, const Tensor& q, const Tensor& k, const Tensor& v, bool cuda_bf16);
 // The additive causal mask [Tq, Tk]: 0 where j <= i, -inf elsewhere.
 Tensor causal_mask(int64_t Tq, int64_t Tk, DType dtype, Device device);
 

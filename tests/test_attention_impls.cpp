@@ -281,6 +281,15 @@ TEST(AttentionImplNames, ImpossibleCombinationsAreOneLineErrors) {
   }
 }
 
+TEST(AttentionImplNames, MismatchedShapesAreRefusedByEveryCpuImplementation) {
+  const Tensor q = random_tensor({1, 2, 5, 4}), k = random_tensor({1, 2, 6, 3});
+  for (AttentionImpl impl : {AttentionImpl::Composite, AttentionImpl::Fused}) {
+    testing::expect_error([&] { hipt::attention(q, k, k, 0.5, {false, impl}); },
+                          {"attention: q [1, 2, 5, 4] does not match k [1, 2, 6, 3]"});
+    testing::expect_error([&] { ops::attention(q, k, k, 0.5, {true, impl}); }, {"does not match k [1, 2, 6, 3]"});
+  }
+}
+
 TEST(AttentionImplNames, LseBackwardRefusesAMismatchedLse) {
   const Tensor q = random_tensor({1, 2, 5, 4});
   Tensor lse;
