@@ -1,6 +1,6 @@
 // Differentiable fused nn ops: forward through tensor/nn_ops.h, backward rule right below each.
 // Every rule computes only the gradients whose input requires grad, and saves only what its
-// backward kernel reads (the output for softmax, mean/rstd for layernorm, probs for attention).
+// backward kernel reads (the output for softmax, mean/rstd for layernorm, out and log-sum-exp for attention).
 #include "autograd/nn_functions.h"
 
 namespace hipt {
@@ -54,19 +54,26 @@ Tensor gelu(const Tensor& x) {
   return record("gelu", y, {&x}, [x = x.detach()](const Tensor& g) -> Grads { return {ops::gelu_backward(x, g)}; });
 }
 
-// The forward keeps P [B, H, T, T] only when a gradient will be asked for; inference never
-// allocates it.
-Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, double scale) {
-  if (!needs_graph({&q, &k, &v})) return ops::attention(q, k, v, scale);
-  Tensor probs;
-  Tensor out = ops::attention(q, k, v, scale, &probs);
+// fused / flash: the forward keeps out and lse [B, H, Tq] only when a gradient will be asked for;
+// the backward rebuilds P from them. composite: the primitives record their own graph.
+Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, double scale, const ops::AttentionOptions& options) {
+  const ops::AttentionImpl impl = ops::resolve_attention_impl(options.impl, q);
+  ops::check_attention("attention", q, k, v, true);
+  const bool causal = options.causal;
+  if (impl == ops::AttentionImpl::Composite) {
+    Tensor s = mul(matmul(q, k, false, true), scale);
+    if (causal) s = add(s, ops::causal_mask(q.size(2), k.size(2), q.dtype(), q.device()));
+    return matmul(softmax(s, -1), v);
+  }
+  if (!needs_graph({&q, &k, &v})) return ops::attention_lse(q, k, v, scale, causal, nullptr);
+  Tensor lse;
+  Tensor out = ops::attention_lse(q, k, v, scale, causal, &lse);
   const bool gq = q.requires_grad(), gk = k.requires_grad(), gv = v.requires_grad();
   return record("attention", out, {&q, &k, &v},
-                [=, q = q.detach(), k = k.detach(), v = v.detach()](const Tensor& g) -> Grads {
+                [=, q = q.detach(), k = k.detach(), v = v.detach(), o = out.detach()](const Tensor& g) -> Grads {
                   Tensor dq, dk, dv;
-                  ops::attention_backward(g, q, k, v, probs, scale, gq ? &dq : nullptr, gk ? &dk : nullptr,
-                                          gv ? &dv : nullptr);
-                  return {dq, dk, dv};
+                  ops::attention_lse_backward(g, q, k, v, o, lse, scale, causal, &dq, &dk, &dv);
+                  return {gq ? dq : Tensor(), gk ? dk : Tensor(), gv ? dv : Tensor()};
                 });
 }
 

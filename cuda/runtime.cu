@@ -4,6 +4,7 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <sstream>
@@ -148,6 +149,32 @@ std::string runtime_version() {
 void synchronize(Device device) {
   if (device.type != DeviceType::CUDA) return;
   HIPT_CUDA_CHECK(cudaStreamSynchronize(stream_for(device)));
+}
+
+double elapsed_ms(Device device, const std::function<void()>& work) {
+  if (device.type != DeviceType::CUDA) {
+    const auto t0 = std::chrono::steady_clock::now();
+    work();
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  }
+  const cudaStream_t stream = stream_for(device);
+  // Destroyed on every path, also when `work` throws.
+  struct Events {
+    cudaEvent_t start = nullptr, stop = nullptr;
+    ~Events() {
+      if (start) cudaEventDestroy(start);
+      if (stop) cudaEventDestroy(stop);
+    }
+  } e;
+  HIPT_CUDA_CHECK(cudaEventCreate(&e.start));
+  HIPT_CUDA_CHECK(cudaEventCreate(&e.stop));
+  HIPT_CUDA_CHECK(cudaEventRecord(e.start, stream));
+  work();
+  HIPT_CUDA_CHECK(cudaEventRecord(e.stop, stream));
+  HIPT_CUDA_CHECK(cudaEventSynchronize(e.stop));
+  float ms = 0;
+  HIPT_CUDA_CHECK(cudaEventElapsedTime(&ms, e.start, e.stop));
+  return ms;
 }
 
 // ---- shared by the kernel files (cuda/common.cuh, cuda/check.h) ----

@@ -1,6 +1,7 @@
 // What the rest of the project asks the CUDA layer, answered the same way with or without CUDA.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "tensor/storage.h"
@@ -20,6 +21,12 @@ std::string runtime_version();  // "13.0", or "" without CUDA
 
 // Waits until all work queued on `device` (its one stream) has finished. A no-op for the CPU.
 void synchronize(Device device);
+
+// Milliseconds `work` took on `device`. On a GPU: CUDA events recorded on the device's stream
+// before and after the work `work` queues, then waited for (so the figure is the GPU's time, not
+// the host's time to launch). On the CPU: the wall-clock time of the call. A build without CUDA
+// refuses a CUDA device in one line.
+double elapsed_ms(Device device, const std::function<void()>& work);
 
 // The device memory allocator (cuda/caching_allocator.h), summed over all devices. A freed block
 // stays cached for the next allocation of its size class; HIPT_NO_CACHING_ALLOCATOR=1 in the

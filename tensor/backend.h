@@ -65,6 +65,11 @@ struct MatrixOperand {
                 double scale))                                                                                      \
   X(attention_backward, (const Tensor& dq, const Tensor& dk, const Tensor& dv, const Tensor& g, const Tensor& q,    \
                          const Tensor& k, const Tensor& v, const Tensor& probs, double scale))                      \
+  X(attention_lse, (const Tensor& out, const Tensor& lse, const Tensor& q, const Tensor& k, const Tensor& v,         \
+                    double scale, bool causal))                                                                     \
+  X(attention_lse_backward, (const Tensor& dq, const Tensor& dk, const Tensor& dv, const Tensor& g,                 \
+                             const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out,                  \
+                             const Tensor& lse, double scale, bool causal))                                         \
   /* image ops (tensor/cpu/image_kernels.h) */                                                                      \
   X(bicubic_resize, (const Tensor& y, const Tensor& x, double scale_h, double scale_w))                             \
   X(bicubic_resize_backward, (const Tensor& dx, const Tensor& g, double scale_h, double scale_w))                   \

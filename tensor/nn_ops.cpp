@@ -3,6 +3,9 @@
 // CPU ones are in tensor/cpu/nn_kernels.h).
 #include "tensor/nn_ops.h"
 
+#include <limits>
+#include <vector>
+
 #include "tensor/backend.h"
 #include "tensor/checks.h"
 #include "tensor/ops.h"
@@ -203,7 +206,6 @@ Tensor gelu_backward(const Tensor& x, const Tensor& g) {
 
 // ---------------------------------------------------------------- attention
 
-namespace {
 void check_attention(const char* op, const Tensor& q, const Tensor& k, const Tensor& v, bool cuda_bf16) {
   for (const Tensor* t : {&q, &k, &v}) check_float(op, *t, cuda_bf16);
   HIPT_CHECK(q.dim() == 4 && k.dim() == 4 && v.dim() == 4, "{}: q, k, v must be [B, H, T, D], got q {}, k {}, v {}",
@@ -215,7 +217,117 @@ void check_attention(const char* op, const Tensor& q, const Tensor& k, const Ten
   HIPT_CHECK(q.shape()[0] == k.shape()[0] && q.shape()[1] == k.shape()[1] && q.shape()[3] == k.shape()[3],
              "{}: q {} does not match k {} (B, H and D must agree)", op, q.shape().str(), k.shape().str());
 }
-}  // namespace
+
+const char* attention_impl_name(AttentionImpl impl) {
+  switch (impl) {
+    case AttentionImpl::Auto: return "auto";
+    case AttentionImpl::Composite: return "composite";
+    case AttentionImpl::Fused: return "fused";
+    case AttentionImpl::Flash: return "flash";
+  }
+  return "?";
+}
+
+AttentionImpl parse_attention_impl(const std::string& name) {
+  for (AttentionImpl i : {AttentionImpl::Auto, AttentionImpl::Composite, AttentionImpl::Fused, AttentionImpl::Flash})
+    if (name == attention_impl_name(i)) return i;
+  throw Error(fmt::format("attention: unknown implementation '{}' (auto, composite, fused or flash)", name));
+}
+
+AttentionImpl resolve_attention_impl(AttentionImpl impl, const Tensor& q) {
+  check_defined("attention", q);
+  const bool cuda = q.device().type == DeviceType::CUDA;
+  const std::string dev = q.device().str();
+  HIPT_CHECK(cuda || q.dtype() != DType::BF16, "attention: bf16 inputs run on CUDA only; the {} implementation on {} "
+             "takes f32 or f64", attention_impl_name(impl), dev);
+  const int64_t D = q.dim() == 4 ? q.shape()[3] : 0;
+  const bool flash_d = D == 32 || D == 64 || D == 128;
+  switch (impl) {
+    case AttentionImpl::Auto:
+      if (!cuda) return AttentionImpl::Fused;
+      return flash_d ? AttentionImpl::Flash : AttentionImpl::Composite;
+    case AttentionImpl::Fused:
+      HIPT_CHECK(!cuda, "attention: the fused implementation runs on the CPU, not on {} (flash is its CUDA "
+                 "counterpart)", dev);
+      return impl;
+    case AttentionImpl::Flash:
+      HIPT_CHECK(cuda, "attention: the flash implementation runs on CUDA, not on {} (fused is its CPU counterpart)",
+                 dev);
+      HIPT_CHECK(flash_d, "attention: the flash implementation on {} takes head dim D 32, 64 or 128, got q {}", dev,
+                 q.shape().str());
+      return impl;
+    case AttentionImpl::Composite: return impl;
+  }
+  return impl;
+}
+
+Tensor causal_mask(int64_t Tq, int64_t Tk, DType dtype, Device device) {
+  std::vector<float> m(static_cast<size_t>(Tq * Tk), 0.0f);
+  for (int64_t i = 0; i < Tq; ++i)
+    for (int64_t j = i + 1; j < Tk; ++j) m[static_cast<size_t>(i * Tk + j)] = -std::numeric_limits<float>::infinity();
+  Tensor t = from_vector(m, {Tq, Tk}).to(device);
+  return dtype == DType::F32 ? t : cast(t, dtype);
+}
+
+Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, double scale, const AttentionOptions& options,
+                 Tensor* lse) {
+  const AttentionImpl impl = resolve_attention_impl(options.impl, q);
+  check_attention("attention", q, k, v, true);
+  if (impl != AttentionImpl::Composite) return attention_lse(q, k, v, scale, options.causal, lse);
+  Tensor s = mul(matmul(q, k, false, true), scale);
+  if (options.causal) s = add(s, causal_mask(q.shape()[2], k.shape()[2], q.dtype(), q.device()));
+  if (lse) *lse = Tensor();
+  return matmul(softmax(s, -1), v);
+}
+
+Tensor attention_lse(const Tensor& q, const Tensor& k, const Tensor& v, double scale, bool causal, Tensor* lse) {
+  auto kern = kernel("attention_lse", q, &Backend::attention_lse);
+  check_attention("attention_lse", q, k, v, true);
+  const Shape& s = q.shape();
+  const int64_t Tk = k.shape()[2];
+  const DType stat = q.dtype() == DType::BF16 ? DType::F32 : q.dtype();
+  Tensor out = empty(s, q.dtype(), q.device());
+  Tensor l = empty({s[0], s[1], s[2]}, stat, q.device());
+  if (out.numel() && Tk) {
+    kern(out, l, gemm_rows(q), gemm_rows(k), gemm_rows(v), scale, causal);
+  } else {
+    HIPT_CHECK(Tk > 0 || s[2] == 0, "attention_lse: k {} has no keys to attend to", k.shape().str());
+    fill_(out, 0);
+    fill_(l, Tk ? 0.0 : -std::numeric_limits<double>::infinity());
+  }
+  if (lse) *lse = l;
+  return out;
+}
+
+void attention_lse_backward(const Tensor& g, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out,
+                            const Tensor& lse, double scale, bool causal, Tensor* dq, Tensor* dk, Tensor* dv) {
+  const char* op = "attention_lse_backward";
+  auto kern = kernel(op, q, &Backend::attention_lse_backward);
+  check_attention(op, q, k, v, true);
+  HIPT_CHECK(g.defined() && out.defined() && g.dtype() == q.dtype() && out.dtype() == q.dtype() &&
+                 g.device() == q.device() && out.device() == q.device() && g.shape() == q.shape() &&
+                 out.shape() == q.shape(),
+             "{}: gradient {} and out {} must match q {}", op, g.defined() ? g.str() : "undefined",
+             out.defined() ? out.str() : "undefined", q.str());
+  const Shape& s = q.shape();
+  const DType stat = q.dtype() == DType::BF16 ? DType::F32 : q.dtype();
+  HIPT_CHECK(lse.defined() && lse.dtype() == stat && lse.device() == q.device() &&
+                 lse.shape() == Shape({s[0], s[1], s[2]}),
+             "{}: lse {} does not match q {} (want {} [{}, {}, {}])", op, lse.defined() ? lse.str() : "undefined",
+             q.str(), dtype_name(stat), s[0], s[1], s[2]);
+  Tensor gq = empty(s, q.dtype(), q.device());
+  Tensor gk = empty(k.shape(), q.dtype(), q.device());
+  Tensor gv = empty(k.shape(), q.dtype(), q.device());
+  if (q.numel() && k.numel()) {
+    kern(gq, gk, gv, gemm_rows(g), gemm_rows(q), gemm_rows(k), gemm_rows(v), contiguous(out), contiguous(lse), scale,
+         causal);
+  } else {
+    for (Tensor* t : {&gq, &gk, &gv}) fill_(*t, 0);
+  }
+  if (dq) *dq = gq;
+  if (dk) *dk = gk;
+  if (dv) *dv = gv;
+}
 
 Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, double scale, Tensor* probs) {
   auto kern = kernel("attention", q, &Backend::attention);

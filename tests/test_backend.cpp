@@ -62,6 +62,7 @@ std::vector<std::pair<std::string, std::function<void()>>> every_op() {
   const Tensor cond = as_cuda(ops::compare(ops::Compare::Gt, testing::random_tensor({2, 3}), ops::zeros({2, 3})));
   const Tensor idx = cuda_index({1, 0}), idx2 = as_cuda(ops::from_vector<int64_t>({0, 1, 1, 0, 1, 0}, {2, 3}));
   const Tensor q = cuda_rand({1, 2, 4, 3}), probs = cuda_rand({1, 2, 4, 4}), img = cuda_rand({1, 1, 4, 4});
+  const Tensor lse = cuda_rand({1, 2, 4});
   const Tensor logits = cuda_rand({2, 3}), target = cuda_index({2, 0}), g0 = as_cuda(ops::scalar(1.0));
   Generator gen(1);
   Tensor m, r;
@@ -109,6 +110,9 @@ std::vector<std::pair<std::string, std::function<void()>>> every_op() {
       {"gelu_backward", [=] { ops::gelu_backward(x, y); }},
       {"attention", [=] { ops::attention(q, q, q, 0.5); }},
       {"attention_backward", [=]() mutable { ops::attention_backward(q, q, q, q, probs, 0.5, &m, &r, nullptr); }},
+      {"attention_lse", [=] { ops::attention_lse(q, q, q, 0.5, true, nullptr); }},
+      {"attention_lse_backward",
+       [=]() mutable { ops::attention_lse_backward(q, q, q, q, q, lse, 0.5, false, &m, &r, nullptr); }},
       {"bicubic_resize", [=] { ops::bicubic_resize(img, 2.0, 2.0); }},
       {"bicubic_resize_backward", [=] { ops::bicubic_resize_backward(img, 2, 2, 2.0, 2.0); }},
       {"adamw_step", [=] { ops::adamw_step(x, y, x, y, {1e-3, 0.9, 0.999, 1e-8, 0.0, 1}); }},
@@ -134,7 +138,7 @@ void expect_every_op_refused(const std::string& reason) {
 
 TEST(KernelTable, CpuTableHasEveryKernel) {
   const auto entries = kernel_entries(backend(DeviceType::CPU));
-  EXPECT_EQ(entries.size(), 33u) << "a new kernel: add its op to every_op() above";
+  EXPECT_EQ(entries.size(), 35u) << "a new kernel: add its op to every_op() above";
   for (const KernelEntry& e : entries) EXPECT_TRUE(e.present) << e.name;
   EXPECT_TRUE(backend(DeviceType::CPU).registered);
 }

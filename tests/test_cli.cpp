@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdio>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "hipt/models/region_encoder.h"
 #include "io/png.h"
@@ -112,6 +113,58 @@ TEST(Cli, NumberFlagBoundsAreStatedInWords) {
 }
 
 // hipt info / read-region on the samples; bad slides and arguments end as one "error:" line.
+// bench-attention on a tiny CPU shape: a row per CPU implementation, or one JSON object with the
+// same results; impossible combinations are one error line.
+TEST(Cli, BenchAttentionTimesEveryCpuImplementation) {
+  const std::string shape = "bench-attention --batch 1 --heads 2 --seq 17 --dim 32 --reps 2 --warmup 0";
+  CliRun table = run_cli(shape + " --impl all");
+  ASSERT_EQ(table.code, 0) << table.err;
+  EXPECT_THAT(table.out, ::testing::HasSubstr("attention forward: B=1 H=2 T=17 D=32 f32 on cpu"));
+  EXPECT_THAT(table.out, ::testing::ContainsRegex("\ncomposite +[0-9.]+ +[0-9.]+ +[0-9.]+"));
+  EXPECT_THAT(table.out, ::testing::ContainsRegex("\nfused +[0-9.]+ +[0-9.]+ +[0-9.]+"));
+  EXPECT_THAT(table.out, ::testing::Not(::testing::HasSubstr("flash")));
+
+  CliRun json = run_cli(shape + " --impl all --json --causal --backward");
+  ASSERT_EQ(json.code, 0) << json.err;
+  const nlohmann::json j = nlohmann::json::parse(json.out);
+  EXPECT_EQ(j["seq"], 17);
+  EXPECT_EQ(j["dim"], 32);
+  EXPECT_EQ(j["causal"], true);
+  EXPECT_EQ(j["pass"], "backward");
+  EXPECT_EQ(j["device"], "cpu");
+  EXPECT_TRUE(j["peak_tflops"].is_null());
+  // 2.5 × 4·B·H·T²·D, halved for causal
+  EXPECT_DOUBLE_EQ(j["flops"].get<double>(), 2.5 * 4 * 2 * 17 * 17 * 32 * 0.5);
+  ASSERT_EQ(j["results"].size(), 2u);
+  EXPECT_EQ(j["results"][0]["impl"], "composite");
+  EXPECT_EQ(j["results"][1]["impl"], "fused");
+  for (const auto& r : j["results"]) {
+    EXPECT_GT(r["median_ms"].get<double>(), 0);
+    EXPECT_GT(r["tflops"].get<double>(), 0);
+    EXPECT_TRUE(r["percent_of_peak"].is_null());
+  }
+
+  CliRun one = run_cli(shape + " --impl auto --json");
+  ASSERT_EQ(one.code, 0) << one.err;
+  EXPECT_EQ(nlohmann::json::parse(one.out)["results"][0]["impl"], "fused");
+}
+
+TEST(Cli, BenchAttentionImpossibleCombinationsAreOneErrorLine) {
+  for (const auto& [args, says] : std::vector<std::pair<std::string, std::string>>{
+           {"--impl flash", "error: attention: the flash implementation runs on CUDA, not on cpu"},
+           {"--dtype bf16", "error: bench-attention: --dtype bf16 runs on CUDA only"},
+           {"--dtype f16", "error: bench-attention: --dtype 'f16': expected f32 or bf16"},
+           {"--impl bogus", "error: attention: unknown implementation 'bogus'"},
+           {"--device cuda:99", "error: --device cuda:99"},
+           {"--batch 0", "error: --batch must be at least 1"},
+       }) {
+    CliRun r = run_cli("bench-attention --seq 17 --dim 32 --reps 1 " + args);
+    EXPECT_NE(r.code, 0) << args;
+    EXPECT_EQ(r.err.rfind(says, 0), 0u) << args << ": " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << ": " << r.err;
+  }
+}
+
 TEST(CliSlide, InfoAndReadRegion) {
   std::string samples = HIPT_SAMPLES;
   if (std::system(("test -d " + samples).c_str()) != 0) GTEST_SKIP() << "no samples at " << samples;

@@ -8,12 +8,13 @@
 #                                       binary finds all its libraries inside DIR except the GPU
 #                                       machine's own (libcuda, cuBLAS, NCCL), that DIR is at most
 #                                       64 MiB, and dry-run a copy of DIR at another path.
-#   DIR/device_check.sh run             there, from the bundle: no build, no network, under 4 min.
+#   DIR/device_check.sh run             there, from the bundle: no build, no network, under 5 min.
 #                                       Writes into $OUT (default ./out), each stage as it ends:
 #                                         summary.md   one table per stage, then the stages table
 #                                         tests.json   gtest's report of the whole suite
 #                                         log.txt      every stage's output
-#                                         sanitizer.log, gemm.json, models.json (when they ran)
+#                                         sanitizer.log, gemm.json, models.json, attention.md
+#                                         (when they ran)
 #   DIR/device_check.sh dry-run         the same stages, told that there is no GPU (the GPU stages
 #                                       skip): what `build` runs on its copy.
 #
@@ -25,13 +26,16 @@
 #   gemm       bench_cuda_gemm --json, when the bundle has it
 #   models     bench/gpu_side_by_side.py: bench_cuda_models next to PyTorch on the same card
 #   embed      hipt embed-region on one 2048² region of a sample slide, CPU vs GPU features
+#   attention  hipt bench-attention, flash vs composite (ViT-256 f32 and bf16, forward and backward;
+#              T = 4096 bf16 causal), then bench/attention_side_by_side.sh: the ViT-256 shape and
+#              T = 4096 in bf16 next to PyTorch's SDPA and matmul-softmax-matmul (attention.md)
 # Environment for `run`: OUT, HIPT_CHECK_TIMEOUT_<STAGE> (seconds, e.g. HIPT_CHECK_TIMEOUT_TESTS=90),
 # HIPT_CHECK_NO_GPU=1 (what dry-run sets).
 set -u
 
 BUNDLE_MAX_BYTES=$((64 * 1024 * 1024))
-STAGES=(gpu tests sanitizer gemm models embed)
-declare -A STAGE_TIMEOUT=([gpu]=10 [tests]=60 [sanitizer]=30 [gemm]=20 [models]=70 [embed]=40)  # 230 s in all
+STAGES=(gpu tests sanitizer gemm models embed attention)
+declare -A STAGE_TIMEOUT=([gpu]=10 [tests]=60 [sanitizer]=30 [gemm]=20 [models]=70 [embed]=40 [attention]=50)  # 280 s in all
 SKIP=77  # a stage's exit status for "skipped"; its last output line says why
 
 say() { printf '%s\n' "$*"; }
@@ -150,7 +154,7 @@ do_build() {
     say "(no ../shared/wsi-samples: the tests that need them and the embed stage will skip)"
   fi
   cp scripts/make_vit_fixtures.py "$dir/scripts/"
-  cp bench/gpu_side_by_side.py "$dir/bench/"
+  cp bench/gpu_side_by_side.py bench/attention_side_by_side.sh bench/attention_torch.py "$dir/bench/"
   cp tools/device_report.py tools/device_check.sh "$dir/"
   {
     say "commit $(git rev-parse HEAD 2> /dev/null)$(git diff --quiet HEAD 2> /dev/null || echo ' (with uncommitted changes)')"
@@ -297,6 +301,31 @@ stage_embed() {
   [ $rc = 0 ] || return 1
   say "" >> "$OUT/summary.md"
   python3 device_report.py compare "$WORK/features_cpu.safetensors" "$WORK/features_cuda.safetensors" >> "$OUT/summary.md"
+}
+
+stage_attention() {
+  section "Attention: hipt bench-attention, flash vs composite; then vs PyTorch on the same card"
+  have_gpu || no_gpu
+  local rc=0 args
+  : > "$OUT/attention.md"
+  say '```' >> "$OUT/attention.md"
+  for args in "--dtype f32" "--dtype bf16" "--dtype f32 --backward" "--dtype bf16 --backward"; do
+    # shellcheck disable=SC2086  # args is a list of flags
+    bin/hipt bench-attention --device cuda --batch 64 --heads 6 --seq 257 --dim 64 --impl all --reps 10 $args \
+      >> "$OUT/attention.md" 2>&1 || rc=1
+  done
+  bin/hipt bench-attention --device cuda --batch 4 --heads 16 --seq 4096 --dim 64 --dtype bf16 --causal --impl all \
+    --reps 5 >> "$OUT/attention.md" 2>&1 || rc=1
+  say '```' >> "$OUT/attention.md"
+  if python3 -c 'import torch' 2> /dev/null; then
+    BIN=bin DEVICE=cuda DTYPE=bf16 REPS=1 RUNS=5 PYTHONS=python3 MARKDOWN="$OUT/attention.md" \
+      SHAPES="vit256:64,6,257,64 t4096:4,16,4096,64" bash bench/attention_side_by_side.sh || rc=1
+  else
+    say "(no PyTorch here: no side-by-side)" >> "$OUT/attention.md"
+  fi
+  cat "$OUT/attention.md"
+  cat "$OUT/attention.md" >> "$OUT/summary.md"
+  return $rc
 }
 
 # Runs one stage under its timeout, its output into log.txt; records "name status seconds why".

@@ -21,7 +21,7 @@ int main(int argc, char** argv) {
       hipt::add_info_command(app),           hipt::add_read_region_command(app),
       hipt::add_tiles_command(app),          hipt::add_convert_checkpoint_command(app),
       hipt::add_embed_region_command(app),   hipt::add_embed_command(app),
-      hipt::add_heatmap_command(app),
+      hipt::add_heatmap_command(app),        hipt::add_bench_attention_command(app),
   };
 
   try {

@@ -39,6 +39,21 @@ void attention(const Tensor& out, const Tensor& probs, const Tensor& q, const Te
 void attention_backward(const Tensor& dq, const Tensor& dk, const Tensor& dv, const Tensor& g, const Tensor& q,
                         const Tensor& k, const Tensor& v, const Tensor& probs, double scale);
 
+// The implementation named `fused`: attention that keeps no Tq×Tk matrix, only the log-sum-exp
+// of each score row. out [B, H, Tq, D] contiguous = softmax(S) v with S = q kᵀ · scale, and
+// lse [B, H, Tq] contiguous (f32 for f32 inputs, f64 for f64) = log Σ_j exp(S_ij) over the
+// unmasked j. q [B, H, Tq, D], k and v [B, H, Tk, D] with any strides whose last is 1. `causal`:
+// query i sees keys j <= i only (top-left aligned; every row keeps key 0).
+void attention_lse(const Tensor& out, const Tensor& lse, const Tensor& q, const Tensor& k, const Tensor& v,
+                   double scale, bool causal);
+// dq [B, H, Tq, D], dk and dv [B, H, Tk, D] contiguous, all three written, from g = dL/dout
+// [B, H, Tq, D] (last stride 1) and the forward's out and lse. P is rebuilt row block by row block
+// as exp(S - lse); with Δ_i = Σ_d g_id out_id: dS = P ⊙ (g vᵀ - Δ), dq = dS k · scale,
+// dk = dSᵀ q · scale, dv = Pᵀ g. Deterministic: no thread ever adds into another's output.
+void attention_lse_backward(const Tensor& dq, const Tensor& dk, const Tensor& dv, const Tensor& g, const Tensor& q,
+                            const Tensor& k, const Tensor& v, const Tensor& out, const Tensor& lse, double scale,
+                            bool causal);
+
 // Row forms shared between kernels (attention runs them on its score matrix in place):
 // s [rows, n] = softmax(s); dp [rows, n] = p ⊙ (dp - rowsum(dp ⊙ p)).
 template <class T> void softmax_rows_inplace(T* s, int64_t rows, int64_t n);
