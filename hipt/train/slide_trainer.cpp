@@ -40,20 +40,24 @@ Tensor bag_input(const HiptLgpFc& model, Bag& bag, bool finetune_vit4k) {
   if (finetune_vit4k) return bag.patch_features();
   if (!bag.region_features.defined()) {
     NoGradGuard no_grad;
-    bag.region_features = model.region_features(bag.patch_features()).detach();
+    const Tensor x = bag.patch_features().to(model.classifier->weight.device());
+    bag.region_features = model.region_features(x).detach().to(Device{});
   }
   return bag.region_features;
 }
 
 SlideOutput slide_forward(const HiptLgpFc& model, const Tensor& input) {
-  return input.dim() == 3 ? model.forward(input) : model.HiptGlobalModel::forward(input);
+  const Tensor x = input.to(model.classifier->weight.device());
+  return x.dim() == 3 ? model.forward(x) : model.HiptGlobalModel::forward(x);
 }
 
 Tensor slide_loss(const SlideOutput& out, SlideTask task, int64_t label, bool censored, double alpha) {
-  const Tensor y = ops::from_vector<int64_t>({label}, {1});
+  const Device dev = out.logits.device();
+  const Tensor y = ops::from_vector<int64_t>({label}, {1}).to(dev);
   if (task == SlideTask::kSubtype) return cross_entropy(out.logits, y);
   SurvivalOutput s = survival_head(out.logits);
-  return nll_survival_loss(s.hazards, s.survival, y, ops::from_vector<float>({censored ? 1.f : 0.f}, {1}), alpha);
+  return nll_survival_loss(s.hazards, s.survival, y, ops::from_vector<float>({censored ? 1.f : 0.f}, {1}).to(dev),
+                           alpha);
 }
 
 BagPrediction predict_bag(const HiptLgpFc& model, Bag& bag, SlideTask task, bool finetune_vit4k,

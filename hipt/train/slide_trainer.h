@@ -49,7 +49,8 @@ std::unique_ptr<nn::Adam> make_slide_optimizer(const HiptLgpFc& model, const Sli
 // files' ViT-4K differs) or patch features (fine-tuning).
 Tensor bag_input(const HiptLgpFc& model, Bag& bag, bool finetune_vit4k);
 
-// Forward of one input (region features [M, 192] or patch features [M, 256, 384]).
+// Forward of one input (region features [M, 192] or patch features [M, 256, 384]), moved to the
+// model's device.
 SlideOutput slide_forward(const HiptLgpFc& model, const Tensor& input);
 
 // The unscaled loss of one bag: cross-entropy on `label`, or the NLL survival loss on bin `label`
