@@ -28,7 +28,8 @@ inline void write_text(const std::string& path, const std::string& text) {
 // DIR/<slide>.safetensors with M regions of the given features ([M, 192]; coords on a 4096 grid).
 inline void write_feature_file(const std::string& dir, const std::string& slide, const Tensor& regions,
                                const std::string& vit4k_sha256 = "sha", const std::string& region_size = "4096",
-                               const Tensor& patches = Tensor()) {
+                               const Tensor& patches = Tensor(),
+                               const std::map<std::string, std::string>& extra_metadata = {}) {
   const int64_t M = regions.size(0);
   std::vector<int64_t> xy;
   for (int64_t i = 0; i < M; ++i) {
@@ -37,9 +38,10 @@ inline void write_feature_file(const std::string& dir, const std::string& slide,
   }
   io::TensorMap t{{"region_features", regions}, {"coords", ops::from_vector(xy, {M, 2})}};
   if (patches.defined()) t["patch_features"] = patches;
-  io::write_safetensors(dir + "/" + slide + ".safetensors", t,
-                        {{"slide", slide + ".svs"}, {"region_size", region_size}, {"vit4k_sha256", vit4k_sha256},
-                         {"regions", std::to_string(M)}});
+  std::map<std::string, std::string> meta{{"slide", slide + ".svs"}, {"region_size", region_size},
+                                          {"vit4k_sha256", vit4k_sha256}, {"regions", std::to_string(M)}};
+  for (const auto& [k, v] : extra_metadata) meta[k] = v;
+  io::write_safetensors(dir + "/" + slide + ".safetensors", t, meta);
 }
 
 }  // namespace hipt::testing

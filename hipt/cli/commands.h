@@ -31,6 +31,7 @@ Command add_embed_command(CLI::App& app);
 Command add_heatmap_command(CLI::App& app);
 Command add_train_slide_command(CLI::App& app);
 Command add_predict_slide_command(CLI::App& app);
+Command add_slide_heatmap_command(CLI::App& app);
 
 // hipt tiles: tissue segmentation and the region grid of one slide (hipt/cli/tiles_command.cpp).
 struct TilesOptions {
