@@ -75,4 +75,17 @@ struct HeatmapOptions {
 };
 int run_heatmap(const HeatmapOptions& opts);
 
+// hipt slide-heatmap: a slide model's attention over the slide's regions, ranked and drawn on its
+// thumbnail (hipt/cli/slide_heatmap_command.cpp).
+struct SlideHeatmapOptions {
+  std::string slide, model, features, out, device = "cpu", cmap = "jet";
+  double downsample = 64, alpha = 0.5;
+  int threads = 0;
+};
+int run_slide_heatmap(const SlideHeatmapOptions& opts);
+
+// hipt demo --slide-level: a synthetic labelled cohort, train-slide, predict-slide and
+// slide-heatmap under out_dir (hipt/cli/demo_slide_level.cpp).
+int run_slide_level_demo(const std::string& out_dir, uint64_t seed);
+
 }  // namespace hipt

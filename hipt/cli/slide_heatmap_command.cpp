@@ -20,13 +20,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct SlideHeatmapFlags {
-  std::string slide, model, features, out, device = "cpu", cmap = "jet";
-  double downsample = 64, alpha = 0.5;
-  int threads = 0;
-};
+}  // namespace
 
-int run_slide_heatmap(const SlideHeatmapFlags& f) {
+int run_slide_heatmap(const SlideHeatmapOptions& f) {
   const Device device = check_device_flag(f.device);
   if (f.threads > 0) set_num_threads(f.threads);
   const heatmap::Colormap cmap = heatmap::colormap_by_name(f.cmap);
@@ -80,10 +76,8 @@ int run_slide_heatmap(const SlideHeatmapFlags& f) {
   return 0;
 }
 
-}  // namespace
-
 Command add_slide_heatmap_command(CLI::App& app) {
-  auto f = std::make_shared<SlideHeatmapFlags>();
+  auto f = std::make_shared<SlideHeatmapOptions>();
   CLI::App* cmd = app.add_subcommand(
       "slide-heatmap", "A slide model's attention over the slide's regions, drawn on its thumbnail");
   cmd->add_option("slide", f->slide, "The slide file the features were made from")->required();
