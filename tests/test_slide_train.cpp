@@ -8,6 +8,7 @@
 #include "hipt/train/metrics.h"
 #include "hipt/train/slide_trainer.h"
 #include "testing.h"
+#include "slide_cohort.h"
 #include "vit_fixture_formula.h"
 
 namespace hipt::train {
@@ -213,6 +214,58 @@ TEST(SlideTrain, EarlyStoppingKeepsTheBestValidationEpoch) {
   double loss = 0;
   for (Bag* b : data.val) loss += predict_bag(*model, *b, o.task, false, &c.labels.cases[b->case_index]).loss;
   EXPECT_NEAR(loss / 8, s.val_loss[static_cast<size_t>(s.best_epoch - 1)], 1e-5);  // the kept model is the best one
+}
+
+TEST(SlideTrain, FeaturesOfAnotherViT4kAreRecomputedFromPatchFeatures) {
+  const std::string dir = testing::fresh_dir("slide_train_patches");
+  std::string labels = "case_id,slide_id,label\n";
+  for (int i = 0; i < 4; ++i) {
+    const std::string slide = "p" + std::to_string(i);
+    testing::write_feature_file(dir, slide, ops::zeros({2, 192}), "made-with-another", "4096",
+                                testing::random_tensor({2, 256, 384}, DType::F32, static_cast<uint32_t>(10 + i)));
+    labels += "c" + std::to_string(i) + "," + slide + "," + (i % 2 ? "b" : "a") + "\n";
+  }
+  testing::write_text(dir + "/labels.csv", labels);
+  const LabelSet l = read_labels(dir + "/labels.csv", SlideTask::kSubtype);
+  std::vector<std::string> warnings;
+  std::vector<Bag> bags = load_bags(l, dir, "the-model-vit4k", [&](const std::string& w) { warnings.push_back(w); });
+  ASSERT_EQ(warnings.size(), 1u);  // said once for the run
+  SlideTrainOptions o;
+  o.epochs = 1;
+  auto frozen = make_slide_model(2, o, "");
+  // Frozen: the stale region features in the files are replaced by the model's ViT-4K on the patches.
+  const Tensor h = bag_input(*frozen, bags[0], false);
+  NoGradGuard no_grad;
+  EXPECT_LE(relative_error(h, frozen->region_features(bags[0].patch_features())), 1e-6);
+  EXPECT_EQ(bag_input(*frozen, bags[0], false).raw_data(), h.raw_data());  // computed once, kept in the bag
+}
+
+TEST(SlideTrain, FineTuningMovesTheViT4kAndFreezingDoesNot) {
+  const std::string dir = testing::fresh_dir("slide_train_finetune");
+  std::vector<Bag> bags(2);
+  LabelSet l;
+  l.classes = {"a", "b"};
+  for (int i = 0; i < 2; ++i) {
+    testing::write_feature_file(dir, "f" + std::to_string(i), ops::zeros({1, 192}), "sha", "4096",
+                                testing::random_tensor({1, 256, 384}, DType::F32, static_cast<uint32_t>(20 + i)));
+    bags[static_cast<size_t>(i)] = load_slide_bag(dir + "/f" + std::to_string(i) + ".safetensors", "sha");
+    bags[static_cast<size_t>(i)].case_index = static_cast<size_t>(i);
+    CaseLabel c;
+    c.label = i;
+    l.cases.push_back(c);
+  }
+  for (bool finetune : {false, true}) {
+    SlideTrainOptions o;
+    o.epochs = 1;
+    o.finetune_vit4k = finetune;
+    auto model = make_slide_model(2, o, "");
+    const std::vector<float> before = ops::to_vector<float>(model->local_vit->cls_token);
+    const std::vector<float> classifier = ops::to_vector<float>(model->classifier->weight);
+    FoldData data{{&bags[0], &bags[1]}, {}, {}};
+    train_slide_model(*model, l, data, o);
+    EXPECT_EQ(ops::to_vector<float>(model->local_vit->cls_token) != before, finetune);
+    EXPECT_NE(ops::to_vector<float>(model->classifier->weight), classifier);
+  }
 }
 
 }  // namespace

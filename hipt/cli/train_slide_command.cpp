@@ -60,19 +60,28 @@ Command add_train_slide_command(CLI::App& app) {
   cmd->add_option("--classes", o.classes, "Subtype class names in output order (default: the sorted labels)")
       ->delimiter(',');
   add_checked_number<double>(cmd, "--label-frac", o.label_frac, "Fraction of each training split used", "(0 - 1]",
-                             [](double v) -> std::string { return v > 0 && v <= 1 ? "" : "must be in (0, 1]"; });
-  add_bounded_option<int64_t>(cmd, "--epochs", o.train.epochs, "Epochs", 1);
-  add_positive_real_option(cmd, "--lr", o.train.lr, "Adam learning rate");
-  add_bounded_option<double>(cmd, "--weight-decay", o.train.weight_decay, "Adam L2 weight decay (coupled)", 0.0);
-  add_bounded_option<double>(cmd, "--alpha", o.train.alpha, "Survival loss: weight of the uncensored term", 0.0, 1.0);
+                             [](double v) -> std::string { return v > 0 && v <= 1 ? "" : "must be in (0, 1]"; })
+      ->capture_default_str();
+  add_bounded_option<int64_t>(cmd, "--epochs", o.train.epochs, "Epochs", 1)
+      ->capture_default_str();
+  add_positive_real_option(cmd, "--lr", o.train.lr, "Adam learning rate")
+      ->capture_default_str();
+  add_bounded_option<double>(cmd, "--weight-decay", o.train.weight_decay, "Adam L2 weight decay (coupled)", 0.0)
+      ->capture_default_str();
+  add_bounded_option<double>(cmd, "--alpha", o.train.alpha, "Survival loss: weight of the uncensored term", 0.0, 1.0)
+      ->capture_default_str();
   add_bounded_option<int64_t>(cmd, "--gc", o.train.gc,
-                              "Loss divided by gc; survival steps every gc bags (subtyping every bag)", 1);
-  add_bounded_option<double>(cmd, "--dropout", o.train.dropout, "Dropout of the global path", 0.0, 0.99);
+                              "Loss divided by gc; survival steps every gc bags (subtyping every bag)", 1)
+      ->capture_default_str();
+  add_bounded_option<double>(cmd, "--dropout", o.train.dropout, "Dropout of the global path", 0.0, 0.99)
+      ->capture_default_str();
   cmd->add_flag("--finetune-vit4k", o.train.finetune_vit4k, "Train the ViT-4K too, from patch_features");
   cmd->add_flag("--early-stopping", o.train.early_stopping,
                 "Keep the epoch with the lowest validation loss; stop after --patience epochs without a better one");
-  add_bounded_option<int64_t>(cmd, "--patience", o.train.patience, "Early stopping patience in epochs", 1);
-  add_bounded_option<uint64_t>(cmd, "--seed", o.train.seed, "Seed of the folds, sampling and initialisation", 0);
+  add_bounded_option<int64_t>(cmd, "--patience", o.train.patience, "Early stopping patience in epochs", 1)
+      ->capture_default_str();
+  add_bounded_option<uint64_t>(cmd, "--seed", o.train.seed, "Seed of the folds, sampling and initialisation", 0)
+      ->capture_default_str();
   cmd->add_option("--device", f->device, "cpu, cuda or cuda:N")->capture_default_str();
   add_bounded_option<int>(cmd, "--threads", f->threads, "Compute threads (default: HIPT_NUM_THREADS or all)", 0,
                           kMaxThreads);
