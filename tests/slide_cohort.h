@@ -2,6 +2,8 @@
 // (region_features, coords, optional patch_features and the metadata the trainer reads) and
 // labels CSVs.
 #pragma once
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -21,9 +23,7 @@ inline std::string fresh_dir(const std::string& name) {
   return dir;
 }
 
-inline void write_text(const std::string& path, const std::string& text) {
-  std::ofstream(path) << text;
-}
+inline void write_text(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
 // DIR/<slide>.safetensors with M regions of the given features ([M, 192]; coords on a 4096 grid).
 inline void write_feature_file(const std::string& dir, const std::string& slide, const Tensor& regions,
@@ -38,8 +38,10 @@ inline void write_feature_file(const std::string& dir, const std::string& slide,
   }
   io::TensorMap t{{"region_features", regions}, {"coords", ops::from_vector(xy, {M, 2})}};
   if (patches.defined()) t["patch_features"] = patches;
-  std::map<std::string, std::string> meta{{"slide", slide + ".svs"}, {"region_size", region_size},
-                                          {"vit4k_sha256", vit4k_sha256}, {"regions", std::to_string(M)}};
+  std::map<std::string, std::string> meta{{"slide", slide + ".svs"},
+                                          {"region_size", region_size},
+                                          {"vit4k_sha256", vit4k_sha256},
+                                          {"regions", std::to_string(M)}};
   for (const auto& [k, v] : extra_metadata) meta[k] = v;
   io::write_safetensors(dir + "/" + slide + ".safetensors", t, meta);
 }

@@ -3,8 +3,8 @@
 #include <set>
 
 #include "hipt/train/slide_data.h"
-#include "testing.h"
 #include "slide_cohort.h"
+#include "testing.h"
 
 namespace hipt::train {
 namespace {
@@ -19,8 +19,8 @@ std::string labels_file(const std::string& name, const std::string& text) {
 }
 
 TEST(CrossValLabels, ReadsClamSubtypingWithCasesOfSeveralSlides) {
-  const std::string p = labels_file("labels_ok.csv",
-                                    ",case_id,slide_id,label,extra\n0,c1,s1,LUSC,x\n1,c1,s2,LUSC,y\n2,c2,s3,LUAD,z\n");
+  const std::string p =
+      labels_file("labels_ok.csv", ",case_id,slide_id,label,extra\n0,c1,s1,LUSC,x\n1,c1,s2,LUSC,y\n2,c2,s3,LUAD,z\n");
   LabelSet l = read_labels(p, SlideTask::kSubtype);
   EXPECT_EQ(l.classes, (std::vector<std::string>{"LUAD", "LUSC"}));  // sorted when not given
   ASSERT_EQ(l.cases.size(), 2u);
@@ -59,10 +59,10 @@ TEST(CrossValLabels, EachBadLineIsOneErrorNamingIt) {
 
 TEST(CrossValLabels, SurvivalBinsAreTheUncensoredQuartiles) {
   // Uncensored times 1, 2, 3, 4, 5: quartiles 2, 3, 4; outer edges from every case (0.5 and 9).
-  const std::string p = labels_file(
-      "labels_surv.csv",
-      "case_id,slide_id,survival_months,censorship\na,a1,1,0\nb,b1,2,0\nc,c1,3,0\nd,d1,4,0\ne,e1,5,0\n"
-      "f,f1,0.5,1\ng,g1,9,1\ng,g2,9,1\nh,h1,3,1\n");
+  const std::string p =
+      labels_file("labels_surv.csv",
+                  "case_id,slide_id,survival_months,censorship\na,a1,1,0\nb,b1,2,0\nc,c1,3,0\nd,d1,4,0\ne,e1,5,0\n"
+                  "f,f1,0.5,1\ng,g1,9,1\ng,g2,9,1\nh,h1,3,1\n");
   LabelSet l = read_labels(p, SlideTask::kSurvival);
   ASSERT_EQ(l.bin_edges.size(), 5u);
   EXPECT_DOUBLE_EQ(l.bin_edges[0], 0.5 - 1e-6);
@@ -84,7 +84,8 @@ TEST(CrossValLabels, SurvivalBinsAreTheUncensoredQuartiles) {
 
 TEST(CrossValFolds, StratifiedByCaseDisjointAndSeeded) {
   std::string text = "case_id,slide_id,label\n";
-  for (int i = 0; i < 60; ++i) text += fmt::format("c{},s{}a,{}\nc{},s{}b,{}\n", i, i, i % 3 == 0 ? "B" : "A", i, i, i % 3 == 0 ? "B" : "A");
+  for (int i = 0; i < 60; ++i)
+    text += fmt::format("c{},s{}a,{}\nc{},s{}b,{}\n", i, i, i % 3 == 0 ? "B" : "A", i, i, i % 3 == 0 ? "B" : "A");
   LabelSet l = read_labels(labels_file("labels_folds.csv", text), SlideTask::kSubtype);
   const auto folds = kfold_splits(l, 5, 7);
   ASSERT_EQ(folds.size(), 5u);
@@ -93,7 +94,7 @@ TEST(CrossValFolds, StratifiedByCaseDisjointAndSeeded) {
     EXPECT_EQ(s.test.size(), 12u);
     int b = 0;
     for (size_t c : s.test) b += l.cases[c].label == 1;
-    EXPECT_EQ(b, 4);  // a third of every fold is class B
+    EXPECT_EQ(b, 4);              // a third of every fold is class B
     EXPECT_EQ(s.val.size(), 5u);  // 10% of 32 A (3) and of 16 B (2)
     EXPECT_EQ(s.train.size() + s.val.size() + s.test.size(), 60u);
     std::set<size_t> all(s.train.begin(), s.train.end());
@@ -115,9 +116,9 @@ TEST(CrossValFolds, StratifiedByCaseDisjointAndSeeded) {
 }
 
 TEST(CrossValFolds, ReadsClamSplitFilesBySlideOrCase) {
-  LabelSet l = read_labels(labels_file("labels_split.csv",
-                                       "case_id,slide_id,label\nc1,s1,A\nc1,s2,A\nc2,s3,B\nc3,s4,A\nc4,s5,B\n"),
-                           SlideTask::kSubtype);
+  LabelSet l = read_labels(
+      labels_file("labels_split.csv", "case_id,slide_id,label\nc1,s1,A\nc1,s2,A\nc2,s3,B\nc3,s4,A\nc4,s5,B\n"),
+      SlideTask::kSubtype);
   const std::string dir = fresh_dir("splits");
   write_text(dir + "/splits_0.csv", ",train,val,test\n0,s1,s4,c4\n1,s2,,\n2,s3,,\n");
   write_text(dir + "/splits_1.csv", ",train,val\n0,c3,c1\n1,c4,\n");
@@ -140,9 +141,9 @@ TEST(CrossValBags, SubtypePerSlideSurvivalPerCaseAndTheirErrors) {
   testing::write_feature_file(dir, "s2", ops::full({2, 192}, 2.0));
   testing::write_feature_file(dir, "s3", ops::zeros({0, 192}));
   testing::write_feature_file(dir, "s4", ops::full({1, 192}, 4.0), "other");
-  LabelSet sub = read_labels(
-      labels_file("labels_bags.csv", "case_id,slide_id,label\nc1,s1.svs,A\nc1,s2,A\nc2,s3,B\nc3,s4,B\n"),
-      SlideTask::kSubtype);
+  LabelSet sub =
+      read_labels(labels_file("labels_bags.csv", "case_id,slide_id,label\nc1,s1.svs,A\nc1,s2,A\nc2,s3,B\nc3,s4,B\n"),
+                  SlideTask::kSubtype);
   std::vector<std::string> warnings;
   auto warn = [&](const std::string& w) { warnings.push_back(w); };
   auto bags = load_bags(sub, dir, "sha", warn);
@@ -167,8 +168,8 @@ TEST(CrossValBags, SubtypePerSlideSurvivalPerCaseAndTheirErrors) {
   EXPECT_EQ(ops::to_vector<float>(cases[0].region_features)[192 * 3], 2.0f);  // s2's regions follow s1's
   EXPECT_EQ(cases[0].coords.shape(), (Shape{5, 2}));
 
-  LabelSet missing = read_labels(labels_file("labels_bags_m.csv", "case_id,slide_id,label\nc1,s1,A\nc2,s9,B\n"),
-                                 SlideTask::kSubtype);
+  LabelSet missing =
+      read_labels(labels_file("labels_bags_m.csv", "case_id,slide_id,label\nc1,s1,A\nc2,s9,B\n"), SlideTask::kSubtype);
   expect_error([&] { load_bags(missing, dir, "sha", warn); }, {"line 3", "slide 's9' has no feature file"});
   testing::write_feature_file(dir, "s9", ops::full({1, 192}, 1.0), "sha", "2048");
   expect_error([&] { load_bags(missing, dir, "sha", warn); }, {"s9.safetensors", "region size 2048", "4096"});

@@ -1,9 +1,8 @@
 // hipt/train/metrics: hand-worked cases with ties, and random cases against scikit-learn and
 // scikit-survival's definition of the c-index (scripts/make_metrics_fixture.py).
-#include <nlohmann/json.hpp>
-
 #include <cmath>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "hipt/train/metrics.h"
 #include "testing.h"

@@ -1,13 +1,12 @@
 // hipt demo --slide-level: the synthetic cohort is learnt, and the overview ranks the regions that
 // carry the tumour signal (the right third of the demo slide) highest.
-#include <nlohmann/json.hpp>
-
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "testing.h"
 #include "slide_cohort.h"
 #include "slide_testing.h"
+#include "testing.h"
 
 namespace hipt {
 namespace {

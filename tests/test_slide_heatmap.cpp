@@ -7,9 +7,9 @@
 #include "hipt/train/slide_model_file.h"
 #include "hipt/train/slide_trainer.h"
 #include "io/png.h"
-#include "testing.h"
 #include "slide_cohort.h"
 #include "slide_testing.h"
+#include "testing.h"
 
 namespace hipt {
 namespace {

@@ -7,8 +7,8 @@
 #include "autograd/nn_functions.h"
 #include "hipt/train/metrics.h"
 #include "hipt/train/slide_trainer.h"
-#include "testing.h"
 #include "slide_cohort.h"
+#include "testing.h"
 #include "vit_fixture_formula.h"
 
 namespace hipt::train {
@@ -191,7 +191,8 @@ TEST(SlideTrain, SurvivalLearnsAKnownHazard) {
   std::vector<BagPrediction> preds;
   std::vector<const Bag*> test;
   for (int i = 80; i < n; ++i) {
-    preds.push_back(predict_bag(*model, bags[static_cast<size_t>(i)], o.task, false, &labels.cases[static_cast<size_t>(i)]));
+    preds.push_back(
+        predict_bag(*model, bags[static_cast<size_t>(i)], o.task, false, &labels.cases[static_cast<size_t>(i)]));
     test.push_back(&bags[static_cast<size_t>(i)]);
   }
   EXPECT_GE(slide_metrics(preds, test, labels).at("c_index"), 0.75);

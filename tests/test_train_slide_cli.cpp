@@ -1,15 +1,14 @@
 // hipt train-slide and hipt predict-slide as a user runs them, on tiny synthetic cohorts of
 // feature files: the outputs, their formats, resuming an interrupted cross-validation, errors.
-#include <nlohmann/json.hpp>
-
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "hipt/models/vit.h"
 #include "hipt/pipeline/embed_pipeline.h"
 #include "hipt/train/slide_model_file.h"
-#include "testing.h"
 #include "slide_cohort.h"
 #include "slide_testing.h"
+#include "testing.h"
 
 namespace hipt {
 namespace {
@@ -121,8 +120,9 @@ TEST(CrossValCli, AnInterruptedRunResumedGivesTheSameSummary) {
   EXPECT_EQ(json::parse(r.out)["folds_reused"], 1);
   EXPECT_THAT(r.err, ::testing::HasSubstr("fold 1/3: finished earlier, kept"));
   EXPECT_EQ(fs::last_write_time(cut + "/fold_0/model.safetensors"), fold0_time);
-  EXPECT_EQ(testing::read_bytes(cut + "/summary.json"), testing::read_bytes(full + "/summary.json")
-                                                             .replace(testing::read_bytes(full + "/summary.json").find(full), full.size(), cut));
+  EXPECT_EQ(testing::read_bytes(cut + "/summary.json"),
+            testing::read_bytes(full + "/summary.json")
+                .replace(testing::read_bytes(full + "/summary.json").find(full), full.size(), cut));
   for (int k = 0; k < 3; ++k)
     EXPECT_EQ(testing::read_bytes(cut + fmt::format("/fold_{}/predictions.csv", k)),
               testing::read_bytes(full + fmt::format("/fold_{}/predictions.csv", k)));
@@ -135,9 +135,9 @@ TEST(CrossValCli, AnInterruptedRunResumedGivesTheSameSummary) {
 
 TEST(CrossValCli, SurvivalReportsValidationAndTestCindex) {
   const Cohort c = make_cohort("cv_surv");
-  testing::CliRun r = run_hipt("train-slide --task survival --features " + c.features + " --labels " +
-                               c.survival_labels + " --vit4k " + c.vit4k + " --out " + c.dir +
-                               "/run --folds 3 --epochs 1 --gc 4 --alpha 0.2");
+  testing::CliRun r =
+      run_hipt("train-slide --task survival --features " + c.features + " --labels " + c.survival_labels + " --vit4k " +
+               c.vit4k + " --out " + c.dir + "/run --folds 3 --epochs 1 --gc 4 --alpha 0.2");
   ASSERT_EQ(r.code, 0) << r.err;
   const json s = json::parse(r.out);
   EXPECT_EQ(s["reported"], "val_c_index");
@@ -146,8 +146,9 @@ TEST(CrossValCli, SurvivalReportsValidationAndTestCindex) {
   EXPECT_TRUE(s["metrics"].contains("test_c_index"));
   EXPECT_TRUE(s["metrics"].contains("val_c_index"));
   const std::string csv = testing::read_bytes(c.dir + "/run/fold_0/predictions.csv");
-  EXPECT_EQ(csv.substr(0, csv.find('\n')),
-            "split,case_id,slide_id,survival_months,censorship,bin,risk,predicted_bin,hazard_0,hazard_1,hazard_2,hazard_3");
+  EXPECT_EQ(
+      csv.substr(0, csv.find('\n')),
+      "split,case_id,slide_id,survival_months,censorship,bin,risk,predicted_bin,hazard_0,hazard_1,hazard_2,hazard_3");
   EXPECT_THAT(csv, ::testing::HasSubstr(",case0,slide00;slide16,"));  // a case's slides in one bag
 }
 

@@ -7,8 +7,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <filesystem>
+#include <fstream>
 #include <random>
 
 #include "hipt/cli/commands.h"
@@ -42,12 +42,14 @@ std::vector<float> tumour_direction(uint64_t seed) {
 }
 
 // Region features of one slide: noise, plus the tumour direction on the regions in `tumour`.
-Tensor region_features(int64_t M, const std::vector<bool>& tumour, const std::vector<float>& dir, std::mt19937_64& gen) {
+Tensor region_features(int64_t M, const std::vector<bool>& tumour, const std::vector<float>& dir,
+                       std::mt19937_64& gen) {
   std::normal_distribution<float> n(0, 1);
   std::vector<float> h(static_cast<size_t>(M * 192));
   for (int64_t r = 0; r < M; ++r)
     for (int64_t d = 0; d < 192; ++d)
-      h[static_cast<size_t>(r * 192 + d)] = n(gen) + (tumour[static_cast<size_t>(r)] ? dir[static_cast<size_t>(d)] : 0.f);
+      h[static_cast<size_t>(r * 192 + d)] =
+          n(gen) + (tumour[static_cast<size_t>(r)] ? dir[static_cast<size_t>(d)] : 0.f);
   return ops::from_vector(h, {M, 192});
 }
 
@@ -96,10 +98,11 @@ int run_slide_level_demo(const std::string& dir, uint64_t seed) {
   io::write_safetensors(vit4k, vit4k_xs(seed, true)->state_dict(), {{"weights", "random, untrained"}});
   const std::string sha = file_sha256(vit4k);
   const int cases = 60;
-  fmt::print("[2/{}] Writing a SYNTHETIC labelled cohort: {} cases (normal / tumour), feature files of 4 to 12 random\n"
-             "      regions each, in which a tumour slide has 1 to 3 regions carrying a fixed 'tumour' direction\n"
-             "      (no embedding: the region features are drawn, so this takes seconds) into {}/cohort\n",
-             steps, cases, dir);
+  fmt::print(
+      "[2/{}] Writing a SYNTHETIC labelled cohort: {} cases (normal / tumour), feature files of 4 to 12 random\n"
+      "      regions each, in which a tumour slide has 1 to 3 regions carrying a fixed 'tumour' direction\n"
+      "      (no embedding: the region features are drawn, so this takes seconds) into {}/cohort\n",
+      steps, cases, dir);
   std::fflush(stdout);
   std::mt19937_64 gen(seed);
   std::string labels = "case_id,slide_id,label\n";
@@ -129,8 +132,8 @@ int run_slide_level_demo(const std::string& dir, uint64_t seed) {
   }
   const std::string demo_features = dir + "/features/synthetic.safetensors";
   fs::create_directories(dir + "/features");
-  write_features(demo_features, slide, region_features(static_cast<int64_t>(plan.regions.size()), marked, dir_tumour, gen),
-                 xy, vit4k, sha);
+  write_features(demo_features, slide,
+                 region_features(static_cast<int64_t>(plan.regions.size()), marked, dir_tumour, gen), xy, vit4k, sha);
 
   // 3: cross-validation.
   train::CrossValOptions cv;
@@ -141,34 +144,39 @@ int run_slide_level_demo(const std::string& dir, uint64_t seed) {
   cv.folds = 5;
   cv.overwrite = true;  // a rerun of the demo redoes its work
   cv.train.epochs = 10;
-  fmt::print("[3/{}] hipt train-slide --task subtype --folds 5 --epochs 10: HIPT_LGP_FC with the ViT-4K frozen, on the\n"
-             "      region features, by the reference recipe, into {}\n",
-             steps, cv.out_dir);
+  fmt::print(
+      "[3/{}] hipt train-slide --task subtype --folds 5 --epochs 10: HIPT_LGP_FC with the ViT-4K frozen, on the\n"
+      "      region features, by the reference recipe, into {}\n",
+      steps, cv.out_dir);
   std::fflush(stdout);
   t0 = std::chrono::steady_clock::now();
-  const std::string summary = train::run_cross_validation(cv, [](const std::string& w) { fmt::print(stderr, "warning: {}\n", w); });
+  const std::string summary =
+      train::run_cross_validation(cv, [](const std::string& w) { fmt::print(stderr, "warning: {}\n", w); });
   fmt::print("      done in {:.1f} s; summary ({}/summary.json):\n      {}\n", seconds_since(t0), cv.out_dir, summary);
 
   // 4: predictions on the demo slide.
   const std::string model = cv.out_dir + "/fold_0/model.safetensors";
   fmt::print("[4/{}] hipt predict-slide with {} on {} into {}/predictions\n", steps, model, demo_features, dir);
   std::fflush(stdout);
-  fmt::print("      {}\n", train::run_predict_slide(model, demo_features, dir + "/predictions", Device{},
-                                                     [](const std::string& w) { fmt::print(stderr, "warning: {}\n", w); }));
+  fmt::print("      {}\n",
+             train::run_predict_slide(model, demo_features, dir + "/predictions", Device{},
+                                      [](const std::string& w) { fmt::print(stderr, "warning: {}\n", w); }));
 
   // 5: the overview heatmap.
-  fmt::print("[5/{}] hipt slide-heatmap of {}: the model's attention over its regions (the right third carries the\n"
-             "      tumour signal, so it should rank highest) into {}/slide_heatmap\n",
-             steps, slide, dir);
+  fmt::print(
+      "[5/{}] hipt slide-heatmap of {}: the model's attention over its regions (the right third carries the\n"
+      "      tumour signal, so it should rank highest) into {}/slide_heatmap\n",
+      steps, slide, dir);
   std::fflush(stdout);
   SlideHeatmapOptions heat;
   heat.slide = slide, heat.model = model, heat.features = demo_features, heat.out = dir + "/slide_heatmap";
   heat.downsample = 32;
   if (int rc = run_slide_heatmap(heat); rc != 0) return rc;
 
-  fmt::print("\nThe slide-level demo took {:.0f} s. Everything here is synthetic: it shows the commands working, not\n"
-             "HIPT's results. On real data: hipt embed, then hipt train-slide --labels YOUR_LABELS.csv (see the README).\n",
-             seconds_since(start));
+  fmt::print(
+      "\nThe slide-level demo took {:.0f} s. Everything here is synthetic: it shows the commands working, not\n"
+      "HIPT's results. On real data: hipt embed, then hipt train-slide --labels YOUR_LABELS.csv (see the README).\n",
+      seconds_since(start));
   return 0;
 }
 

@@ -1,10 +1,10 @@
 // hipt slide-heatmap: the region attention of a slide model over the slide's thumbnail
 // (hipt/pipeline/slide_heatmap.h), with the ranked scores as CSV and one JSON summary on stdout.
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <memory>
+#include <nlohmann/json.hpp>
 
 #include "hipt/cli/commands.h"
 #include "hipt/pipeline/slide_heatmap.h"
@@ -18,9 +18,7 @@
 namespace hipt {
 namespace fs = std::filesystem;
 
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 int run_slide_heatmap(const SlideHeatmapOptions& f) {
   const Device device = check_device_flag(f.device);
@@ -78,8 +76,8 @@ int run_slide_heatmap(const SlideHeatmapOptions& f) {
 
 Command add_slide_heatmap_command(CLI::App& app) {
   auto f = std::make_shared<SlideHeatmapOptions>();
-  CLI::App* cmd = app.add_subcommand(
-      "slide-heatmap", "A slide model's attention over the slide's regions, drawn on its thumbnail");
+  CLI::App* cmd =
+      app.add_subcommand("slide-heatmap", "A slide model's attention over the slide's regions, drawn on its thumbnail");
   cmd->add_option("slide", f->slide, "The slide file the features were made from")->required();
   cmd->add_option("--model", f->model, "A train-slide model (fold_<k>/model.safetensors)")->required();
   cmd->add_option("--features", f->features, "The slide's hipt embed output (.safetensors)")->required();

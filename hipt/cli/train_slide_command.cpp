@@ -52,20 +52,20 @@ Command add_train_slide_command(CLI::App& app) {
       ->required();
   cmd->add_option("--vit4k", o.vit4k, "The pretrained ViT-4K the features were made with (.pth or .safetensors)")
       ->required();
-  cmd->add_option("--out", o.out_dir, "Output folder: fold_<k>/{model.safetensors,metrics.json,predictions.csv}, "
-                                      "summary.json")
+  cmd->add_option("--out", o.out_dir,
+                  "Output folder: fold_<k>/{model.safetensors,metrics.json,predictions.csv}, "
+                  "summary.json")
       ->required();
-  add_bounded_option<int64_t>(cmd, "--folds", f->folds, "Seeded stratified folds by case (default 10 subtype, 5 survival)", 2);
+  add_bounded_option<int64_t>(cmd, "--folds", f->folds,
+                              "Seeded stratified folds by case (default 10 subtype, 5 survival)", 2);
   cmd->add_option("--splits", o.splits_dir, "Folder of CLAM / HIPT splits_K.csv (train,val,test) instead of --folds");
   cmd->add_option("--classes", o.classes, "Subtype class names in output order (default: the sorted labels)")
       ->delimiter(',');
   add_checked_number<double>(cmd, "--label-frac", o.label_frac, "Fraction of each training split used", "(0 - 1]",
                              [](double v) -> std::string { return v > 0 && v <= 1 ? "" : "must be in (0, 1]"; })
       ->capture_default_str();
-  add_bounded_option<int64_t>(cmd, "--epochs", o.train.epochs, "Epochs", 1)
-      ->capture_default_str();
-  add_positive_real_option(cmd, "--lr", o.train.lr, "Adam learning rate")
-      ->capture_default_str();
+  add_bounded_option<int64_t>(cmd, "--epochs", o.train.epochs, "Epochs", 1)->capture_default_str();
+  add_positive_real_option(cmd, "--lr", o.train.lr, "Adam learning rate")->capture_default_str();
   add_bounded_option<double>(cmd, "--weight-decay", o.train.weight_decay, "Adam L2 weight decay (coupled)", 0.0)
       ->capture_default_str();
   add_bounded_option<double>(cmd, "--alpha", o.train.alpha, "Survival loss: weight of the uncensored term", 0.0, 1.0)

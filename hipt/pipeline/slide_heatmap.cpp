@@ -18,7 +18,8 @@ Thumbnail slide_thumbnail(const io::Slide& slide, double downsample) {
   t.rgb = ops::empty({H, W, 3}, DType::U8);
   uint8_t* out = t.rgb.data<uint8_t>();
   const double ds0 = static_cast<double>(slide.level(0).width) / static_cast<double>(L.width);
-  const int64_t band = std::max<int64_t>(1, (int64_t{1} << 24) / std::max<int64_t>(1, L.width * f));  // output rows per read
+  const int64_t band =
+      std::max<int64_t>(1, (int64_t{1} << 24) / std::max<int64_t>(1, L.width * f));  // output rows per read
   std::vector<uint32_t> acc(static_cast<size_t>(W * 3));
   for (int64_t y0 = 0; y0 < H; y0 += band) {
     const int64_t rows = std::min(band, H - y0);
@@ -34,7 +35,8 @@ Thumbnail slide_thumbnail(const io::Slide& slide, double downsample) {
       }
       uint8_t* o = out + ((y0 + r) * W) * 3;
       for (int64_t i = 0; i < W * 3; ++i)
-        o[i] = static_cast<uint8_t>((acc[static_cast<size_t>(i)] + static_cast<uint32_t>(f * f / 2)) / static_cast<uint32_t>(f * f));
+        o[i] = static_cast<uint8_t>((acc[static_cast<size_t>(i)] + static_cast<uint32_t>(f * f / 2)) /
+                                    static_cast<uint32_t>(f * f));
     }
   }
   t.downsample_x = static_cast<double>(slide.level(0).width) / static_cast<double>(W);
@@ -48,8 +50,8 @@ Tensor draw_slide_heatmap(const Thumbnail& thumb, const std::vector<int64_t>& xy
   HIPT_CHECK(M >= 1 && xy.size() == 2 * M, "slide heatmap: {} scores need {} coordinates, got {}", M, 2 * M, xy.size());
   HIPT_CHECK(region0 > 0, "slide heatmap: region size {} must be positive", region0);
   const Tensor& img = thumb.rgb;
-  HIPT_CHECK(img.dim() == 3 && img.size(2) == 3 && img.dtype() == DType::U8, "slide heatmap: the thumbnail must be u8 [H, W, 3], got {}",
-             img.str());
+  HIPT_CHECK(img.dim() == 3 && img.size(2) == 3 && img.dtype() == DType::U8,
+             "slide heatmap: the thumbnail must be u8 [H, W, 3], got {}", img.str());
   const int64_t H = img.size(0), W = img.size(1);
   const std::vector<double> ranks = heatmap::percentile_ranks(scores);
   heatmap::ScoreMap sum{H, W, std::vector<double>(static_cast<size_t>(H * W), 0.0)};
@@ -58,7 +60,8 @@ Tensor draw_slide_heatmap(const Thumbnail& thumb, const std::vector<int64_t>& xy
     const int64_t x0 = static_cast<int64_t>(std::floor(static_cast<double>(xy[2 * i]) / thumb.downsample_x));
     const int64_t y0 = static_cast<int64_t>(std::floor(static_cast<double>(xy[2 * i + 1]) / thumb.downsample_y));
     const int64_t x1 = static_cast<int64_t>(std::ceil(static_cast<double>(xy[2 * i] + region0) / thumb.downsample_x));
-    const int64_t y1 = static_cast<int64_t>(std::ceil(static_cast<double>(xy[2 * i + 1] + region0) / thumb.downsample_y));
+    const int64_t y1 =
+        static_cast<int64_t>(std::ceil(static_cast<double>(xy[2 * i + 1] + region0) / thumb.downsample_y));
     for (int64_t y = std::max<int64_t>(0, y0); y < std::min(H, y1); ++y)
       for (int64_t x = std::max<int64_t>(0, x0); x < std::min(W, x1); ++x) {
         sum.values[static_cast<size_t>(y * W + x)] += ranks[i] / 100;

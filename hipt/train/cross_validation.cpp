@@ -1,13 +1,13 @@
 #include "hipt/train/cross_validation.h"
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <optional>
 
 #include "hipt/pipeline/embed_pipeline.h"
@@ -66,11 +66,20 @@ json run_settings(const CrossValOptions& o, const LabelSet& labels, const std::s
 
 json training_config(const CrossValOptions& o, int64_t fold) {
   const SlideTrainOptions& t = o.train;
-  return {{"fold", fold},          {"epochs", t.epochs},   {"lr", t.lr},
-          {"weight_decay", t.weight_decay}, {"alpha", t.alpha}, {"gc", t.gc},
-          {"dropout", t.dropout},  {"early_stopping", t.early_stopping}, {"patience", t.patience},
-          {"seed", t.seed + static_cast<uint64_t>(fold)}, {"label_frac", o.label_frac},
-          {"labels", o.labels_csv}, {"features", o.features_dir}, {"vit4k", o.vit4k}};
+  return {{"fold", fold},
+          {"epochs", t.epochs},
+          {"lr", t.lr},
+          {"weight_decay", t.weight_decay},
+          {"alpha", t.alpha},
+          {"gc", t.gc},
+          {"dropout", t.dropout},
+          {"early_stopping", t.early_stopping},
+          {"patience", t.patience},
+          {"seed", t.seed + static_cast<uint64_t>(fold)},
+          {"label_frac", o.label_frac},
+          {"labels", o.labels_csv},
+          {"features", o.features_dir},
+          {"vit4k", o.vit4k}};
 }
 
 std::string predictions_header(const LabelSet& labels) {
@@ -125,8 +134,8 @@ double as_double(const json& j) { return j.is_number() ? j.get<double>() : NAN; 
 std::string run_cross_validation(const CrossValOptions& o, const Warn& warn) {
   const auto start = std::chrono::steady_clock::now();
   const LabelSet labels = read_labels(o.labels_csv, o.train.task, o.classes);
-  const std::vector<Split> splits =
-      o.splits_dir.empty() ? kfold_splits(labels, o.folds, o.train.seed, o.val_frac) : read_splits_dir(o.splits_dir, labels);
+  const std::vector<Split> splits = o.splits_dir.empty() ? kfold_splits(labels, o.folds, o.train.seed, o.val_frac)
+                                                         : read_splits_dir(o.splits_dir, labels);
   const std::string vit4k_sha256 = o.vit4k.empty() ? "" : file_sha256(o.vit4k);
   std::vector<Bag> bags = load_bags(labels, o.features_dir, vit4k_sha256, warn);
   std::vector<std::vector<Bag*>> bags_of(labels.cases.size());
@@ -223,8 +232,10 @@ std::string run_cross_validation(const CrossValOptions& o, const Warn& warn) {
                   {"out_dir", o.out_dir},
                   {"cases", labels.cases.size()},
                   {"bags", bags.size()}};
-  if (o.train.task == SlideTask::kSubtype) summary["classes"] = labels.classes;
-  else summary["bin_edges"] = labels.bin_edges;
+  if (o.train.task == SlideTask::kSubtype)
+    summary["classes"] = labels.classes;
+  else
+    summary["bin_edges"] = labels.bin_edges;
   json metrics = json::object();
   for (const char* set : {"val", "test"}) {
     std::map<std::string, std::vector<double>> values;
@@ -277,9 +288,10 @@ std::string run_predict_slide(const std::string& model_path, const std::string& 
       continue;
     }
     if (!info.finetune_vit4k && !bag.features_match)
-      warn(fmt::format("features {} were made with another ViT-4K than the model's; region features are recomputed "
-                       "from patch_features",
-                       file));
+      warn(
+          fmt::format("features {} were made with another ViT-4K than the model's; region features are recomputed "
+                      "from patch_features",
+                      file));
     BagPrediction p = predict_bag(*loaded.model, bag, info.task, info.finetune_vit4k);
     csv += csv_field(slide);
     if (subtype) {
@@ -292,7 +304,8 @@ std::string run_predict_slide(const std::string& model_path, const std::string& 
     }
     std::string att = "x,y,attention\n";
     const std::vector<int64_t> xy = ops::to_vector<int64_t>(bag.coords);
-    for (size_t i = 0; i < p.attention.size(); ++i) att += fmt::format("{},{},{}\n", xy[2 * i], xy[2 * i + 1], p.attention[i]);
+    for (size_t i = 0; i < p.attention.size(); ++i)
+      att += fmt::format("{},{},{}\n", xy[2 * i], xy[2 * i + 1], p.attention[i]);
     write_file_atomic((att_dir / (slide + ".csv")).string(), att);
     ++predicted;
   }

@@ -1,5 +1,7 @@
 #include "hipt/train/slide_data.h"
 
+#include <fmt/ranges.h>
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -8,11 +10,9 @@
 #include <random>
 #include <set>
 
-#include <fmt/ranges.h>
-
 #include "io/safetensors.h"
-#include "tensor/ops.h"
 #include "tensor/error.h"
+#include "tensor/ops.h"
 
 namespace hipt::train {
 namespace fs = std::filesystem;
@@ -118,8 +118,7 @@ std::vector<std::vector<size_t>> by_stratum(const LabelSet& labels, const std::v
 
 }  // namespace
 
-LabelSet read_labels(const std::string& path, SlideTask task, const std::vector<std::string>& classes,
-                     int64_t n_bins) {
+LabelSet read_labels(const std::string& path, SlideTask task, const std::vector<std::string>& classes, int64_t n_bins) {
   const char* what = "labels";
   const CsvTable t = read_csv(path, what);
   LabelSet out;
@@ -146,8 +145,8 @@ LabelSet read_labels(const std::string& path, SlideTask task, const std::vector<
   for (size_t r = 0; r < t.rows.size(); ++r) {
     const auto& row = t.rows[r];
     const int64_t line = t.lines[r];
-    HIPT_CHECK(static_cast<int64_t>(row.size()) >= needed, "{} {}: line {}: {} fields, the header needs {}", what,
-               path, line, row.size(), needed);
+    HIPT_CHECK(static_cast<int64_t>(row.size()) >= needed, "{} {}: line {}: {} fields, the header needs {}", what, path,
+               line, row.size(), needed);
     auto cell = [&](int64_t c, const char* name) -> const std::string& {
       const std::string& v = row[static_cast<size_t>(c)];
       HIPT_CHECK(!v.empty(), "{} {}: line {}: empty {}", what, path, line, name);
@@ -186,8 +185,7 @@ LabelSet read_labels(const std::string& path, SlideTask task, const std::vector<
       case_label.push_back(key);
     } else {
       const CaseLabel& first = out.cases[cit->second];
-      HIPT_CHECK(case_label[cit->second] == key ||
-                     (survival && first.time == cl.time && first.censored == cl.censored),
+      HIPT_CHECK(case_label[cit->second] == key || (survival && first.time == cl.time && first.censored == cl.censored),
                  "{} {}: line {}: case '{}' has {} here but {} on line {}", what, path, line, case_id, key,
                  case_label[cit->second], first.lines[0]);
     }
@@ -219,8 +217,10 @@ std::vector<double> survival_bin_edges(const std::vector<CaseLabel>& cases, int6
   std::vector<double> edges;
   for (int64_t k = 0; k <= n_bins; ++k) edges.push_back(quantile(uncensored, double(k) / double(n_bins)));
   for (size_t k = 1; k < edges.size(); ++k)
-    HIPT_CHECK(edges[k] > edges[k - 1], "survival bins: the uncensored times give equal quantile edges ({}); "
-               "too few distinct times for {} bins", edges[k], n_bins);
+    HIPT_CHECK(edges[k] > edges[k - 1],
+               "survival bins: the uncensored times give equal quantile edges ({}); "
+               "too few distinct times for {} bins",
+               edges[k], n_bins);
   edges.front() = *std::min_element(all.begin(), all.end()) - 1e-6;
   edges.back() = *std::max_element(all.begin(), all.end()) + 1e-6;
   return edges;
@@ -282,11 +282,11 @@ Split read_split_csv(const std::string& path, const LabelSet& labels) {
       const std::string& id = t.rows[r][static_cast<size_t>(col)];
       if (id.empty()) continue;
       const auto it = id_to_case.find(id);
-      HIPT_CHECK(it != id_to_case.end(), "{} {}: line {}: '{}' in column {} is neither a slide nor a case of {}",
-                 what, path, t.lines[r], id, name, labels.path);
+      HIPT_CHECK(it != id_to_case.end(), "{} {}: line {}: '{}' in column {} is neither a slide nor a case of {}", what,
+                 path, t.lines[r], id, name, labels.path);
       const auto [p, fresh] = placed.emplace(it->second, name);
-      HIPT_CHECK(fresh || p->second == name, "{} {}: line {}: case '{}' is in both {} and {}", what, path,
-                 t.lines[r], labels.cases[it->second].case_id, p->second, name);
+      HIPT_CHECK(fresh || p->second == name, "{} {}: line {}: case '{}' is in both {} and {}", what, path, t.lines[r],
+                 labels.cases[it->second].case_id, p->second, name);
       if (here.insert(it->second).second) dest->push_back(it->second);
     }
   }
@@ -411,9 +411,10 @@ std::vector<Bag> load_bags(const LabelSet& labels, const std::string& dir, const
         continue;
       }
       if (!r.match && !warned_mismatch) {
-        warn(fmt::format("features {} were made with another ViT-4K than the given one (vit4k_sha256 differs); "
-                         "region features are recomputed from patch_features",
-                         file));
+        warn(
+            fmt::format("features {} were made with another ViT-4K than the given one (vit4k_sha256 differs); "
+                        "region features are recomputed from patch_features",
+                        file));
         warned_mismatch = true;
       }
       bag.slides.push_back(cl.slides[s]);

@@ -32,9 +32,13 @@ struct LabelSet {
   std::vector<std::string> classes;  // subtype: the class names, a label is an index into them
   std::vector<double> bin_edges;     // survival: the n_bins + 1 edges of the time bins
   std::vector<CaseLabel> cases;      // in order of first appearance
-  int64_t n_outputs() const { return task == SlideTask::kSubtype ? int64_t(classes.size()) : int64_t(bin_edges.size()) - 1; }
+  int64_t n_outputs() const {
+    return task == SlideTask::kSubtype ? int64_t(classes.size()) : int64_t(bin_edges.size()) - 1;
+  }
   // The sampling and stratification group of a case: its class, or bin·2 + censored.
-  int64_t stratum(size_t c) const { return task == SlideTask::kSubtype ? cases[c].label : cases[c].label * 2 + cases[c].censored; }
+  int64_t stratum(size_t c) const {
+    return task == SlideTask::kSubtype ? cases[c].label : cases[c].label * 2 + cases[c].censored;
+  }
 };
 
 // Reads the labels CSV: columns found by name in the header, others ignored. Subtype: case_id,
@@ -76,14 +80,14 @@ std::vector<size_t> subsample(const std::vector<size_t>& train, double frac, uin
 // A bag: the regions of one slide (subtype) or of every slide of a case (survival).
 struct Bag {
   size_t case_index = 0;
-  std::vector<std::string> slides;   // slide ids, and their feature files
+  std::vector<std::string> slides;  // slide ids, and their feature files
   std::vector<std::string> files;
-  std::vector<int64_t> regions;      // M of each slide
-  Tensor region_features;            // f32 [M, 192] (undefined until computed when the ViT-4K differs)
-  Tensor coords;                     // i64 [M, 2]
-  bool features_match = true;        // the files' vit4k_sha256 is the ViT-4K's
-  int64_t size() const;              // M in all
-  Tensor patch_features() const;     // [M, 256, 384], read from the files on each call (an error if absent)
+  std::vector<int64_t> regions;   // M of each slide
+  Tensor region_features;         // f32 [M, 192] (undefined until computed when the ViT-4K differs)
+  Tensor coords;                  // i64 [M, 2]
+  bool features_match = true;     // the files' vit4k_sha256 is the ViT-4K's
+  int64_t size() const;           // M in all
+  Tensor patch_features() const;  // [M, 256, 384], read from the files on each call (an error if absent)
 };
 
 // The feature file of a slide id in `dir`: <id>.safetensors, or <id without its extension>.

@@ -1,9 +1,9 @@
 #include "hipt/train/slide_model_file.h"
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include <cstdlib>
+#include <nlohmann/json.hpp>
 
 #include "io/safetensors.h"
 

@@ -60,8 +60,8 @@ Tensor slide_loss(const SlideOutput& out, SlideTask task, int64_t label, bool ce
                            alpha);
 }
 
-BagPrediction predict_bag(const HiptLgpFc& model, Bag& bag, SlideTask task, bool finetune_vit4k,
-                          const CaseLabel* label, double alpha) {
+BagPrediction predict_bag(const HiptLgpFc& model, Bag& bag, SlideTask task, bool finetune_vit4k, const CaseLabel* label,
+                          double alpha) {
   NoGradGuard no_grad;
   SlideOutput out = slide_forward(model, bag_input(model, bag, finetune_vit4k));
   BagPrediction p;
@@ -79,8 +79,8 @@ BagPrediction predict_bag(const HiptLgpFc& model, Bag& bag, SlideTask task, bool
   return p;
 }
 
-std::map<std::string, double> slide_metrics(const std::vector<BagPrediction>& preds, const std::vector<const Bag*>& bags,
-                                            const LabelSet& labels) {
+std::map<std::string, double> slide_metrics(const std::vector<BagPrediction>& preds,
+                                            const std::vector<const Bag*>& bags, const LabelSet& labels) {
   std::map<std::string, double> m;
   m["bags"] = static_cast<double>(preds.size());
   double loss = 0;
@@ -142,8 +142,8 @@ double mean_loss(HiptLgpFc& model, const LabelSet& labels, const std::vector<Bag
 
 }  // namespace
 
-TrainSummary train_slide_model(HiptLgpFc& model, const LabelSet& labels, FoldData& data,
-                               const SlideTrainOptions& o, const EpochCallback& progress) {
+TrainSummary train_slide_model(HiptLgpFc& model, const LabelSet& labels, FoldData& data, const SlideTrainOptions& o,
+                               const EpochCallback& progress) {
   HIPT_CHECK(!data.train.empty(), "train-slide: the training split has no bags");
   HIPT_CHECK(o.gc >= 1 && o.epochs >= 1, "train-slide: gc {} and epochs {} must be positive", o.gc, o.epochs);
   auto optimizer = make_slide_optimizer(model, o);
@@ -189,8 +189,8 @@ TrainSummary train_slide_model(HiptLgpFc& model, const LabelSet& labels, FoldDat
   }
   if (o.early_stopping && !best_state.empty()) {
     model.load_state_dict(best_state, "best epoch");
-    summary.best_epoch = static_cast<int64_t>(
-        std::min_element(summary.val_loss.begin(), summary.val_loss.end()) - summary.val_loss.begin() + 1);
+    summary.best_epoch = static_cast<int64_t>(std::min_element(summary.val_loss.begin(), summary.val_loss.end()) -
+                                              summary.val_loss.begin() + 1);
   }
   model.eval();
   return summary;

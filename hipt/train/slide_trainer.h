@@ -26,8 +26,8 @@ struct SlideTrainOptions {
   SlideTask task = SlideTask::kSubtype;
   int64_t epochs = 20;
   double lr = 2e-4, weight_decay = 1e-5;
-  double alpha = 0;          // survival loss: weight of the uncensored term
-  int64_t gc = 32;           // the loss is divided by gc; survival steps every gc bags
+  double alpha = 0;  // survival loss: weight of the uncensored term
+  int64_t gc = 32;   // the loss is divided by gc; survival steps every gc bags
   double dropout = 0.25;
   bool finetune_vit4k = false;
   bool early_stopping = false;  // keep the lowest validation loss; stop after `patience` epochs without one
@@ -59,12 +59,12 @@ Tensor slide_loss(const SlideOutput& out, SlideTask task, int64_t label, bool ce
 
 // What the model says about one bag.
 struct BagPrediction {
-  std::vector<double> probs;      // subtype: class probabilities; survival: hazards per bin
-  std::vector<double> survival;   // survival: S per bin
-  double risk = 0;                // survival: -sum S
-  int64_t y_hat = 0;              // argmax of the logits
-  std::vector<float> attention;   // over the bag's regions, summing to 1
-  double loss = 0;                // when labelled
+  std::vector<double> probs;     // subtype: class probabilities; survival: hazards per bin
+  std::vector<double> survival;  // survival: S per bin
+  double risk = 0;               // survival: -sum S
+  int64_t y_hat = 0;             // argmax of the logits
+  std::vector<float> attention;  // over the bag's regions, summing to 1
+  double loss = 0;               // when labelled
 };
 
 BagPrediction predict_bag(const HiptLgpFc& model, Bag& bag, SlideTask task, bool finetune_vit4k,
@@ -72,8 +72,8 @@ BagPrediction predict_bag(const HiptLgpFc& model, Bag& bag, SlideTask task, bool
 
 // Metrics of predictions on labelled bags: subtype: auc, accuracy, balanced_accuracy, loss;
 // survival: c_index, loss. Plus "bags".
-std::map<std::string, double> slide_metrics(const std::vector<BagPrediction>& preds, const std::vector<const Bag*>& bags,
-                                            const LabelSet& labels);
+std::map<std::string, double> slide_metrics(const std::vector<BagPrediction>& preds,
+                                            const std::vector<const Bag*>& bags, const LabelSet& labels);
 
 struct FoldData {
   std::vector<Bag*> train, val, test;
@@ -84,7 +84,7 @@ using EpochCallback = std::function<void(int64_t epoch, int64_t done, int64_t to
 
 struct TrainSummary {
   int64_t epochs_run = 0;
-  int64_t best_epoch = 0;  // the epoch whose model is kept (the last without early stopping)
+  int64_t best_epoch = 0;                    // the epoch whose model is kept (the last without early stopping)
   std::vector<double> train_loss, val_loss;  // per epoch (val_loss empty without validation bags)
 };
 
