@@ -38,5 +38,14 @@ TEST(SlideTrainDemo, SlideLevelDemoLearnsTheCohortAndDrawsTheOverviewHeavy) {
   EXPECT_GE(top_x * 3, max_x * 2);
 }
 
+TEST(SlideTrainDemo, SlideLevelRefusesInputsItDoesNotUse) {
+  const std::string dir = testing::fresh_dir("slide_demo_bad");
+  testing::CliRun r = testing::run_hipt("demo --slide-level --slide x.svs --out " + dir + "/d");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.err, "error: demo: --slide-level makes its own slide, weights and cohort; --slide, --vit256 and --vit4k "
+                   "do not apply\n");
+  EXPECT_FALSE(std::filesystem::exists(dir + "/d"));
+}
+
 }  // namespace
 }  // namespace hipt

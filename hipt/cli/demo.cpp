@@ -59,7 +59,11 @@ void list_files(const std::string& dir) {
 }
 
 int run_demo(const DemoOptions& o) {
-  if (o.slide_level) return run_slide_level_demo(o.out_dir, o.seed);
+  if (o.slide_level) {
+    HIPT_CHECK(o.slide.empty() && o.vit256.empty() && o.vit4k.empty(),
+               "demo: --slide-level makes its own slide, weights and cohort; --slide, --vit256 and --vit4k do not apply");
+    return run_slide_level_demo(o.out_dir, o.seed);
+  }
   HIPT_CHECK(o.vit256.empty() == o.vit4k.empty(), "demo: give both --vit256 and --vit4k, or neither");
   // Step 5 (heatmap) needs whole 256-px patches; checked here, not after minutes of embedding.
   HIPT_CHECK(o.size >= 256 && o.size % 256 == 0, "demo: --size {} must be a positive multiple of 256", o.size);
