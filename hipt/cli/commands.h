@@ -30,6 +30,9 @@ Command add_embed_region_command(CLI::App& app);
 Command add_embed_command(CLI::App& app);
 Command add_heatmap_command(CLI::App& app);
 Command add_bench_attention_command(CLI::App& app);
+Command add_train_slide_command(CLI::App& app);
+Command add_predict_slide_command(CLI::App& app);
+Command add_slide_heatmap_command(CLI::App& app);
 
 // hipt tiles: tissue segmentation and the region grid of one slide (hipt/cli/tiles_command.cpp).
 struct TilesOptions {
@@ -72,5 +75,18 @@ struct HeatmapOptions {
   bool factorized = false;     // also the 36 pooled 4K x 256 maps (the reference's factorized_4k[j]_256[i])
 };
 int run_heatmap(const HeatmapOptions& opts);
+
+// hipt slide-heatmap: a slide model's attention over the slide's regions, ranked and drawn on its
+// thumbnail (hipt/cli/slide_heatmap_command.cpp).
+struct SlideHeatmapOptions {
+  std::string slide, model, features, out, device = "cpu", cmap = "jet";
+  double downsample = 64, alpha = 0.5;
+  int threads = 0;
+};
+int run_slide_heatmap(const SlideHeatmapOptions& opts);
+
+// hipt demo --slide-level: a synthetic labelled cohort, train-slide, predict-slide and
+// slide-heatmap under out_dir (hipt/cli/demo_slide_level.cpp).
+int run_slide_level_demo(const std::string& out_dir, uint64_t seed);
 
 }  // namespace hipt

@@ -31,6 +31,7 @@ struct DemoOptions {
   uint64_t seed = 0;          // the synthetic slide's textures and the weights' initialisation
   int64_t max_regions = 3;    // regions embedded, the first in CLAM's order; 0: all
   int64_t size = 4096;        // region side at 20x (the paper's 4096; tests use 512)
+  bool slide_level = false;   // the slide-level demo instead (run_slide_level_demo)
 };
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
@@ -58,6 +59,11 @@ void list_files(const std::string& dir) {
 }
 
 int run_demo(const DemoOptions& o) {
+  if (o.slide_level) {
+    HIPT_CHECK(o.slide.empty() && o.vit256.empty() && o.vit4k.empty(),
+               "demo: --slide-level makes its own slide, weights and cohort; --slide, --vit256 and --vit4k do not apply");
+    return run_slide_level_demo(o.out_dir, o.seed);
+  }
   HIPT_CHECK(o.vit256.empty() == o.vit4k.empty(), "demo: give both --vit256 and --vit4k, or neither");
   // Step 5 (heatmap) needs whole 256-px patches; checked here, not after minutes of embedding.
   HIPT_CHECK(o.size >= 256 && o.size % 256 == 0, "demo: --size {} must be a positive multiple of 256", o.size);
@@ -175,6 +181,8 @@ Command add_demo_command(CLI::App& app) {
   add_bounded_option<int64_t>(cmd, "--max-regions", opts->max_regions, "Regions to embed, the first found; 0: all", 0)
       ->capture_default_str();
   add_bounded_option<int64_t>(cmd, "--size", opts->size, "Region side in pixels at 20x", 1)->capture_default_str();
+  cmd->add_flag("--slide-level", opts->slide_level,
+                "The slide level instead: a synthetic labelled cohort, train-slide, predict-slide, slide-heatmap");
   return {cmd, [opts] { return run_demo(*opts); }};
 }
 

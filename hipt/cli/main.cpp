@@ -22,6 +22,8 @@ int main(int argc, char** argv) {
       hipt::add_tiles_command(app),          hipt::add_convert_checkpoint_command(app),
       hipt::add_embed_region_command(app),   hipt::add_embed_command(app),
       hipt::add_heatmap_command(app),        hipt::add_bench_attention_command(app),
+      hipt::add_train_slide_command(app),    hipt::add_predict_slide_command(app),
+      hipt::add_slide_heatmap_command(app),
   };
 
   try {
