@@ -6,6 +6,7 @@
 //   safetensors/  files of every dtype, with and without metadata, an empty one, a 0-d tensor
 //   png/          RGB and grey images, one of width 1 (our writer makes 8-bit PNGs only)
 //   coords_csv/   `hipt tiles` output and hand-written variants
+//   slide_labels/ a CLAM labels CSV, an MCAT survival CSV and a splits_K.csv
 // Usage: make_seeds <dir>
 #include <cstdio>
 #include <filesystem>
@@ -45,7 +46,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string root = argv[1];
-  for (const char* sub : {"slide", "safetensors", "png", "coords_csv"}) std::filesystem::create_directories(root + "/" + sub);
+  for (const char* sub : {"slide", "safetensors", "png", "coords_csv", "slide_labels"}) std::filesystem::create_directories(root + "/" + sub);
   std::string dir = root + "/slide";
   // generic-tiff: two levels, the second a reduced image with a partial edge tile.
   TinyDir l0 = rgb_dir(40), l1 = rgb_dir(20);
@@ -111,5 +112,11 @@ int main(int argc, char** argv) {
   hipt::io::write_region_coords_csv(dir + "/tiles.csv", {{0, 0}, {4096, 0}, {0, 8192}});
   write(dir, "empty_list.csv", "x,y\n");
   write(dir, "crlf_negative.csv", "x,y\r\n-256,512\r\n1024,2048\r\n");
+
+  dir = root + "/slide_labels";
+  write(dir, "clam_labels.csv", "case_id,slide_id,label\ncase_a,slide_1,LUAD\ncase_a,slide_2,LUAD\ncase_b,slide_3,LUSC\n");
+  write(dir, "mcat_survival.csv",
+        "case_id,slide_id,survival_months,censorship\ncase_a,slide_1,12.5,0\ncase_b,slide_3,40,1\ncase_c,slide_4,7,0\n");
+  write(dir, "splits_0.csv", ",train,val,test\n0,case_a,case_b,case_c\n1,case_d,,\n");
   return 0;
 }

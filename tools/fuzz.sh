@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Fuzzes hipt's readers of outside files with libFuzzer + ASan + UBSan (Debian's clang), outside CI.
 #   tools/fuzz.sh [-s seconds per run, default 300] [-r runs, default 1] [TARGET... | all]
-# Targets: slide (default), pth, safetensors, png, coords_csv, coords_h5, preset; `all` is every one.
+# Targets: slide (default), pth, safetensors, png, coords_csv, coords_h5, preset, slide_labels; `all` is
+# every one.
 # Two targets run at a time (two cores). Builds build-fuzz/ (HIPT_BUILD_FUZZ=ON), makes each
 # target's seed corpus in a temp folder (never in the repository) from our own files: for slide,
 # the real slides in ../shared/wsi-samples, the byte-built TIFFs of fuzz/make_seeds.cpp and vips
-# pyramids of its test card; for pth, the .pth fixtures of tests/data/pth; for safetensors, png and
-# coords_csv, the files make_seeds writes (plus tests/data/*.safetensors); for coords_h5,
+# pyramids of its test card; for pth, the .pth fixtures of tests/data/pth; for safetensors, png,
+# coords_csv and slide_labels, the files make_seeds writes (plus tests/data/*.safetensors); for coords_h5,
 # tests/data/coords/*.h5; for preset, presets/*.csv. Each run continues the target's corpus, with
 # the target's dictionary (fuzz/*.dict). Crash and hang inputs land in <work>/<target>/artifacts/;
 # each run's log is <work>/<target>/run<i>.log; a one-line summary per run goes to
@@ -25,7 +26,7 @@ while getopts "s:r:" opt; do
   esac
 done
 shift $((OPTIND - 1))
-all_targets="slide pth safetensors png coords_csv coords_h5 preset"
+all_targets="slide pth safetensors png coords_csv coords_h5 preset slide_labels"
 targets=${*:-slide}
 [ "$targets" = all ] && targets=$all_targets
 for t in $targets; do
@@ -68,7 +69,7 @@ echo "fuzz.sh: work folder $work; targets: $targets; ${runs} run(s) of ${secs}s 
 dict_of() {
   case $1 in
     slide) echo fuzz/tiff.dict ;;
-    coords_csv | preset) echo fuzz/csv.dict ;;
+    coords_csv | preset | slide_labels) echo fuzz/csv.dict ;;
     coords_h5) echo fuzz/h5.dict ;;
     *) echo "fuzz/$1.dict" ;;
   esac
