@@ -29,6 +29,7 @@ Command add_convert_checkpoint_command(CLI::App& app);
 Command add_embed_region_command(CLI::App& app);
 Command add_embed_command(CLI::App& app);
 Command add_heatmap_command(CLI::App& app);
+Command add_pretrain_command(CLI::App& app);
 
 // hipt tiles: tissue segmentation and the region grid of one slide (hipt/cli/tiles_command.cpp).
 struct TilesOptions {

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
       hipt::add_tiles_command(app),          hipt::add_convert_checkpoint_command(app),
       hipt::add_embed_region_command(app),   hipt::add_embed_command(app),
       hipt::add_heatmap_command(app),
+      hipt::add_pretrain_command(app),
   };
 
   try {

@@ -54,11 +54,15 @@ class DinoModel : public nn::Module {
   // crops: each [B, C, H, W] with the same B -> [crops·B, out_dim].
   Tensor forward(const std::vector<Tensor>& crops) const;
 
+  // The backbone's dropout / drop-path stream, saved with a training state to resume it.
+  Generator& dropout_generator() const { return *dropout_gen_; }
+
   std::shared_ptr<nn::Module> backbone;
   std::shared_ptr<DinoHead> head;
 
  private:
   std::function<Tensor(const Tensor&)> backbone_forward_;
+  std::shared_ptr<Generator> dropout_gen_;
 };
 
 struct DinoLossOptions {
