@@ -180,5 +180,37 @@ TEST(Dino, FullStepsMatchTorch) {
   EXPECT_GT(relative_error(student->head->last_layer->weight_v, f.at("init.head.last_layer.weight_v")), 0);
 }
 
+TEST(Dino, AStepInTwoPartsIsTheStepOverTheWholeBatch) {  // gradient accumulation
+  const io::TensorMap& f = fixture();
+  Generator gen(0);
+  auto make = [&] {
+    return std::make_shared<train::DinoModel>(std::make_shared<VisionTransformer4K>(tiny_backbone()),
+                                              std::make_shared<DinoHead>(tiny_head(), gen));
+  };
+  auto student = make(), teacher = make();
+  load_prefixed(*student, f, "init.");
+  load_prefixed(*teacher, f, "init.");
+  train::DinoOptions o;
+  o.epochs = 4;
+  o.lr = 1e-2;
+  o.min_lr = 1e-3;
+  o.warmup_epochs = 0;
+  o.momentum_teacher = 0.9;
+  o.clip_grad = 0.3;
+  o.adam_eps = 1e-4;
+  o.loss.teacher_temp = 0.07;
+  o.loss.warmup_teacher_temp_epochs = 2;
+  train::DinoLoss loss(64, 4, o.loss);
+  train::DinoTraining run(*student, *teacher, loss, o, 1);
+  std::vector<std::vector<Tensor>> parts(2);
+  for (int v = 0; v < 4; ++v)
+    for (int b = 0; b < 2; ++b) parts[static_cast<size_t>(b)].push_back(slice(f.at("crop." + std::to_string(v)), 0, b, b + 1));
+  train::DinoStepStats stats = run.step(parts, 0);
+  EXPECT_NEAR(stats.loss, f.at("step1.loss").item(), 1e-5 * f.at("step1.loss").item());
+  for (const nn::Parameter& q : student->named_parameters())
+    EXPECT_LE(relative_error(q.tensor, f.at("step1.student." + q.name), q.name), 1e-4) << q.name;
+  EXPECT_LE(relative_error(loss.center, f.at("step1.center"), "center"), 1e-5);
+}
+
 }  // namespace
 }  // namespace hipt

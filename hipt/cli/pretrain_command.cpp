@@ -25,9 +25,9 @@ void add_pretrain_flags(CLI::App* cmd, PretrainFlags& f) {
   cmd->add_option("--out", o.out_dir, "Output folder: checkpoints, teacher_backbone.safetensors, log.jsonl")->required();
   add_bounded_option<int64_t>(cmd, "--epochs", o.epochs, "Epochs of the schedules", 1);
   add_bounded_option<int64_t>(cmd, "--max-steps", o.max_steps, "Stop after this many steps in all (0: every epoch)", 0);
-  add_bounded_option<int64_t>(cmd, "--batch", o.batch, "Samples per step", 1);
-  add_bounded_option<int64_t>(cmd, "--accum", o.accum, "Batches per optimizer step (only 1 so far)", 1);
-  add_positive_real_option(cmd, "--lr", o.lr, "Peak learning rate at a batch of 256 (scaled by batch / 256)");
+  add_bounded_option<int64_t>(cmd, "--batch", o.batch, "Samples per forward", 1);
+  add_bounded_option<int64_t>(cmd, "--accum", o.accum, "Forwards per optimizer step (gradient accumulation)", 1);
+  add_positive_real_option(cmd, "--lr", o.lr, "Peak learning rate at 256 samples per step (scaled by batch·accum / 256)");
   add_bounded_option<double>(cmd, "--min-lr", o.min_lr, "Final learning rate of the cosine", 0.0);
   add_bounded_option<int64_t>(cmd, "--warmup-epochs", o.warmup_epochs, "Linear learning-rate warm-up", 0);
   add_bounded_option<double>(cmd, "--weight-decay", o.weight_decay, "Weight decay at the start (cosine)", 0.0);

@@ -110,8 +110,7 @@ double DinoLoss::teacher_temp(int64_t epoch) const {
   return options.warmup_teacher_temp + step * static_cast<double>(epoch);
 }
 
-Tensor DinoLoss::forward(const Tensor& student_output, const Tensor& teacher_output, int64_t epoch,
-                         Communicator* comm) {
+Tensor DinoLoss::loss(const Tensor& student_output, const Tensor& teacher_output, int64_t epoch) const {
   const int64_t G = options.global_crops;
   HIPT_CHECK(student_output.dim() == 2 && student_output.size(0) % ncrops == 0 &&
                  student_output.size(1) == center.size(1),
@@ -136,18 +135,25 @@ Tensor DinoLoss::forward(const Tensor& student_output, const Tensor& teacher_out
       ++n;
     }
   }
-  total = mul(total, 1.0 / static_cast<double>(n));
+  return mul(total, 1.0 / static_cast<double>(n));
+}
 
+void DinoLoss::update_center(const Tensor& teacher_sum, int64_t count, Communicator* comm) {
   NoGradGuard no_grad;
-  Tensor batch_sum = ops::contiguous(sum(teacher_output.detach(), 0, /*keepdim=*/true));
-  double count = static_cast<double>(teacher_output.size(0));
+  Tensor batch_sum = ops::contiguous(teacher_sum.detach());
+  double n = static_cast<double>(count);
   if (comm != nullptr && comm->size() > 1) {
     comm->all_reduce_sum(batch_sum);
-    count *= comm->size();
+    n *= comm->size();
   }
-  Tensor batch_center = mul(batch_sum, 1.0 / count);
-  Tensor updated = add(mul(center, options.center_momentum), mul(batch_center, 1.0 - options.center_momentum));
-  ops::copy_(center, updated);
+  Tensor batch_center = mul(batch_sum, 1.0 / n);
+  ops::copy_(center, add(mul(center, options.center_momentum), mul(batch_center, 1.0 - options.center_momentum)));
+}
+
+Tensor DinoLoss::forward(const Tensor& student_output, const Tensor& teacher_output, int64_t epoch,
+                         Communicator* comm) {
+  Tensor total = loss(student_output, teacher_output, epoch);
+  update_center(sum(teacher_output.detach(), 0, /*keepdim=*/true), teacher_output.size(0), comm);
   return total;
 }
 
@@ -183,9 +189,15 @@ DinoTraining::DinoTraining(DinoModel& student, DinoModel& teacher, DinoLoss& los
 }
 
 DinoStepStats DinoTraining::step(const std::vector<Tensor>& crops, int64_t it, Communicator* comm) {
+  return step(std::vector<std::vector<Tensor>>{crops}, it, comm);
+}
+
+DinoStepStats DinoTraining::step(const std::vector<std::vector<Tensor>>& parts, int64_t it, Communicator* comm) {
   const int64_t G = loss_.options.global_crops;
-  HIPT_CHECK(static_cast<int64_t>(crops.size()) == loss_.ncrops, "DINO step: {} crops, the loss expects {}",
-             crops.size(), loss_.ncrops);
+  HIPT_CHECK(!parts.empty(), "DINO step: no batch");
+  for (const std::vector<Tensor>& crops : parts)
+    HIPT_CHECK(static_cast<int64_t>(crops.size()) == loss_.ncrops, "DINO step: {} crops, the loss expects {}",
+               crops.size(), loss_.ncrops);
   HIPT_CHECK(it >= 0 && it < total_iters(), "DINO step: iteration {} outside the schedule's 0..{}", it,
              total_iters() - 1);
   const int64_t epoch = it / iters_per_epoch_;
@@ -197,18 +209,26 @@ DinoStepStats DinoTraining::step(const std::vector<Tensor>& crops, int64_t it, C
   optimizer_->set_lr(stats.lr);
   optimizer_->param_groups()[0].weight_decay = stats.weight_decay;
 
-  Tensor teacher_output;
-  {
-    NoGradGuard no_grad;
-    teacher_output = teacher_.forward(std::vector<Tensor>(crops.begin(), crops.begin() + G));
-  }
-  Tensor student_output = student_.forward(crops);
-  Tensor loss = loss_.forward(student_output, teacher_output, epoch, comm);
-  stats.loss = loss.item();
-  HIPT_CHECK(std::isfinite(stats.loss), "DINO step {}: the loss is {}, stopping", it, stats.loss);
-
   optimizer_->zero_grad();
-  backward(loss);
+  Tensor teacher_sum;
+  int64_t teacher_rows = 0;
+  const double share = 1.0 / static_cast<double>(parts.size());
+  for (const std::vector<Tensor>& crops : parts) {
+    Tensor teacher_output;
+    {
+      NoGradGuard no_grad;
+      teacher_output = teacher_.forward(std::vector<Tensor>(crops.begin(), crops.begin() + G));
+      Tensor s = sum(teacher_output, 0, /*keepdim=*/true);
+      teacher_sum = teacher_sum.defined() ? add(teacher_sum, s) : s;
+      teacher_rows += teacher_output.size(0);
+    }
+    Tensor loss = loss_.loss(student_.forward(crops), teacher_output, epoch);
+    const double value = loss.item();
+    HIPT_CHECK(std::isfinite(value), "DINO step {}: the loss is {}, stopping", it, value);
+    stats.loss += value * share;
+    backward(parts.size() == 1 ? loss : mul(loss, share));
+  }
+  loss_.update_center(teacher_sum, teacher_rows, comm);
   if (options_.clip_grad > 0) nn::clip_gradients(student_.parameters(), options_.clip_grad);
   if (epoch < options_.freeze_last_layer)
     for (nn::Parameter& p : student_.named_parameters())

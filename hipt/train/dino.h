@@ -84,6 +84,10 @@ class DinoLoss : public nn::Module {
   // the sums and counts of every rank (an all-reduce).
   Tensor forward(const Tensor& student_output, const Tensor& teacher_output, int64_t epoch,
                  Communicator* comm = nullptr);
+  // The two halves of forward: the loss alone, and the center update from the sum of teacher
+  // outputs over `count` rows (both all-reduced over `comm` when given).
+  Tensor loss(const Tensor& student_output, const Tensor& teacher_output, int64_t epoch) const;
+  void update_center(const Tensor& teacher_sum, int64_t count, Communicator* comm = nullptr);
   double teacher_temp(int64_t epoch) const;  // the schedule; epochs past the warm-up give teacher_temp
 
   Tensor center;
@@ -122,6 +126,11 @@ class DinoTraining {
   // crops, student on all, loss, backward, per-tensor clipping, last layer's gradients dropped
   // before epoch freeze_last_layer, AdamW, teacher EMA, center update.
   DinoStepStats step(const std::vector<Tensor>& crops, int64_t it, Communicator* comm = nullptr);
+  // The same step over a batch given in parts (gradient accumulation): each part's loss, divided
+  // by the number of parts, is backpropagated in turn, the center is updated once from every
+  // part's teacher outputs, then clipping, AdamW and the EMA run once. The reported loss is the
+  // parts' mean. Equal parts make this the step over the whole batch, up to rounding.
+  DinoStepStats step(const std::vector<std::vector<Tensor>>& parts, int64_t it, Communicator* comm = nullptr);
 
   nn::AdamW& optimizer() { return *optimizer_; }
   int64_t iters_per_epoch() const { return iters_per_epoch_; }

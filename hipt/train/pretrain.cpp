@@ -131,9 +131,8 @@ std::string flag_of(const std::string& key) {
 }
 
 PretrainResult run_pretraining(const PretrainOptions& o) {
-  HIPT_CHECK(o.accum == 1, "pretrain: --accum {}: gradient accumulation is not built yet; use --accum 1", o.accum);
-  HIPT_CHECK(o.batch >= 1 && o.epochs >= 1 && o.out_dim >= 1 && o.local_crops >= 0,
-             "pretrain: --batch, --epochs and --out-dim must be at least 1, --local-crops at least 0");
+  HIPT_CHECK(o.batch >= 1 && o.accum >= 1 && o.epochs >= 1 && o.out_dim >= 1 && o.local_crops >= 0,
+             "pretrain: --batch, --accum, --epochs and --out-dim must be at least 1, --local-crops at least 0");
   HIPT_CHECK(o.warmup_epochs <= o.epochs, "pretrain: --warmup-epochs {} exceeds --epochs {}", o.warmup_epochs, o.epochs);
   const Arch arch = arch_of(o);
   RegionGrids data(o.inputs, [&](const std::string& w) { say(o, "warning: " + w); });
@@ -217,24 +216,29 @@ PretrainResult run_pretraining(const PretrainOptions& o) {
                           {{"format", "hipt-dino-teacher-backbone"}, {"arch", o.arch}, {"step", std::to_string(step)}});
   };
 
+  // The step's batch · accum samples of the epoch's order, in accum parts of batch samples.
   auto batch_of = [&](int64_t it) {
     const int64_t epoch = it / steps_per_epoch, within = it % steps_per_epoch;
     const std::vector<int64_t> order = epoch_order(data.size(), o.seed, epoch);
-    std::vector<int64_t> idx(order.begin() + within * o.batch, order.begin() + (within + 1) * o.batch);
-    return grid_batch(data, idx, crops, o.seed, epoch);
+    std::vector<std::vector<Tensor>> parts;
+    for (int64_t a = 0; a < o.accum; ++a) {
+      const auto first = order.begin() + (within * o.accum + a) * o.batch;
+      parts.push_back(grid_batch(data, std::vector<int64_t>(first, first + o.batch), crops, o.seed, epoch));
+    }
+    return parts;
   };
 
   std::ofstream log(log_path, std::ios::app);
   const auto t0 = std::chrono::steady_clock::now();
-  std::future<std::vector<Tensor>> next;
+  std::future<std::vector<std::vector<Tensor>>> next;
   if (o.workers > 0 && result.start_step < end) next = std::async(std::launch::async, batch_of, result.start_step);
   for (int64_t it = result.start_step; it < end; ++it) {
-    std::vector<Tensor> batch = next.valid() ? next.get() : batch_of(it);
+    std::vector<std::vector<Tensor>> batch = next.valid() ? next.get() : batch_of(it);
     if (o.workers > 0 && it + 1 < end) next = std::async(std::launch::async, batch_of, it + 1);
     const DinoStepStats s = training.step(batch, it);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const int64_t done = it + 1 - result.start_step;
-    const double img_per_s = seconds > 0 ? static_cast<double>(done * o.batch) / seconds : 0.0;
+    const double img_per_s = seconds > 0 ? static_cast<double>(done * o.batch * o.accum) / seconds : 0.0;
     log << fmt::format(
         "{{\"step\":{},\"epoch\":{},\"loss\":{},\"lr\":{},\"weight_decay\":{},\"momentum\":{},\"teacher_temp\":{},"
         "\"img_per_s\":{:.3f},\"seconds\":{:.3f}}}\n",
