@@ -7,8 +7,10 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <memory>
 #include <sstream>
 
+#include "hipt/pipeline/progress.h"
 #include "hipt/train/checkpoint.h"
 #include "hipt/train/dino.h"
 #include "hipt/train/dino_data.h"
@@ -91,7 +93,7 @@ void say(const PretrainOptions& o, const std::string& line) {
 
 std::map<std::string, std::string> run_config(const PretrainOptions& o, const std::vector<std::string>& files) {
   std::string inputs;
-  for (const std::string& f : files) inputs += (inputs.empty() ? "" : "\n") + fs::path(f).lexically_normal().string();
+  for (const std::string& f : files) inputs += (inputs.empty() ? "" : "\n") + fs::weakly_canonical(fs::absolute(f)).string();
   return {{"stage", "vit4k"},
           {"arch", o.arch},
           {"inputs", inputs},
@@ -229,6 +231,10 @@ PretrainResult run_pretraining(const PretrainOptions& o) {
   };
 
   std::ofstream log(log_path, std::ios::app);
+  // "pretrain done/total rate step/s ETA" and the step's figures, rate-limited (hipt::Progress)
+  std::unique_ptr<hipt::Progress> progress;
+  if (o.message && result.start_step < end)
+    progress = std::make_unique<hipt::Progress>("pretrain", end - result.start_step, "step");
   const auto t0 = std::chrono::steady_clock::now();
   std::future<std::vector<std::vector<Tensor>>> next;
   if (o.workers > 0 && result.start_step < end) next = std::async(std::launch::async, batch_of, result.start_step);
@@ -245,9 +251,9 @@ PretrainResult run_pretraining(const PretrainOptions& o) {
         it + 1, it / steps_per_epoch, number(s.loss), number(s.lr), number(s.weight_decay), number(s.momentum),
         number(s.teacher_temp), img_per_s, seconds);
     log.flush();
-    const double eta = done > 0 ? seconds / static_cast<double>(done) * static_cast<double>(end - it - 1) : 0.0;
-    say(o, fmt::format("step {}/{} epoch {} loss {:.4f} lr {:.3g} momentum {:.5f} {:.1f} img/s ETA {:.0f}s", it + 1,
-                       end, it / steps_per_epoch, s.loss, s.lr, s.momentum, img_per_s, eta));
+    if (progress)
+      progress->update(done, fmt::format("(step {}/{}, epoch {}) loss {:.4f} lr {:.3g} momentum {:.5f} {:.1f} img/s",
+                                         it + 1, end, it / steps_per_epoch, s.loss, s.lr, s.momentum, img_per_s));
     const bool epoch_end = (it + 1) % steps_per_epoch == 0;
     const bool periodic = o.save_every > 0 && (it + 1) % o.save_every == 0;
     if (epoch_end || periodic || it + 1 == end) save(it + 1);

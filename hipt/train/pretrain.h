@@ -48,12 +48,14 @@ struct PretrainOptions {
   int64_t save_every = 0;   // steps between checkpoints besides each epoch's end (0: epoch ends only)
   int64_t keep_every = 20;  // epochs between kept checkpoint<EEEE> files (0: none)
   bool overwrite = false;   // start over even if out_dir holds a checkpoint
-  std::function<void(const std::string&)> message;  // progress and notices (stderr lines); may be empty
+  // Notices (resuming, skipped files) as lines; when set, progress is also drawn on stderr.
+  std::function<void(const std::string&)> message;
 };
 
 // The run-defining settings as strings ("run.<key>" in the checkpoint): a resumed run must match
 // each of them (epochs, max_steps, workers, save_every, keep_every and threads may change).
-// `files` are the feature files read, in order.
+// `files` are the feature files read, in order (recorded as absolute paths, so a rerun from
+// another working directory matches).
 std::map<std::string, std::string> run_config(const PretrainOptions& options, const std::vector<std::string>& files);
 
 // The flag that sets each key of run_config ("batch" -> "--batch").
