@@ -51,9 +51,8 @@ TEST(Dino, HeadParameterNamesAreTheReferences) {
   DinoHead head(tiny_head(), gen);
   std::vector<std::string> names;
   for (const nn::Parameter& p : head.named_parameters()) names.push_back(p.name);
-  EXPECT_EQ(names, (std::vector<std::string>{"mlp.0.weight", "mlp.0.bias", "mlp.2.weight", "mlp.2.bias",
-                                             "mlp.4.weight", "mlp.4.bias", "last_layer.weight_g",
-                                             "last_layer.weight_v"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"mlp.0.weight", "mlp.0.bias", "mlp.2.weight", "mlp.2.bias", "mlp.4.weight",
+                                             "mlp.4.bias", "last_layer.weight_g", "last_layer.weight_v"}));
   EXPECT_FALSE(head.last_layer->weight_g.requires_grad());  // norm_last_layer
   EXPECT_EQ(ops::to_vector<float>(head.last_layer->weight_g), std::vector<float>(64, 1.0f));
   // trunc-normal std 0.02: no |w| beyond the bounds, biases zero
@@ -204,7 +203,8 @@ TEST(Dino, AStepInTwoPartsIsTheStepOverTheWholeBatch) {  // gradient accumulatio
   train::DinoTraining run(*student, *teacher, loss, o, 1);
   std::vector<std::vector<Tensor>> parts(2);
   for (int v = 0; v < 4; ++v)
-    for (int b = 0; b < 2; ++b) parts[static_cast<size_t>(b)].push_back(slice(f.at("crop." + std::to_string(v)), 0, b, b + 1));
+    for (int b = 0; b < 2; ++b)
+      parts[static_cast<size_t>(b)].push_back(slice(f.at("crop." + std::to_string(v)), 0, b, b + 1));
   train::DinoStepStats stats = run.step(parts, 0);
   EXPECT_NEAR(stats.loss, f.at("step1.loss").item(), 1e-5 * f.at("step1.loss").item());
   for (const nn::Parameter& q : student->named_parameters())

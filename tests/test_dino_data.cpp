@@ -122,7 +122,8 @@ TEST(DinoData, CropsAreSubgridsAtUniformOffsetsWithFlips) {
 }
 
 TEST(DinoData, RandomnessIsAFunctionOfSeedEpochAndIndex) {
-  Tensor grid = ops::contiguous(ops::select(ops::permute(ops::reshape(features(1), {1, 16, 16, 384}), {0, 3, 1, 2}), 0, 0));
+  Tensor grid =
+      ops::contiguous(ops::select(ops::permute(ops::reshape(features(1), {1, 16, 16, 384}), {0, 3, 1, 2}), 0, 0));
   train::GridCropOptions o;
   auto digest = [&](uint64_t seed, int64_t epoch, int64_t index) {
     std::vector<float> all;

@@ -56,8 +56,8 @@ struct Dir {
 // `hipt embed`-like features: patch_features [M, N, 384].
 std::string write_features(const Dir& d, const std::string& name, int64_t M, int64_t N = 256, uint32_t seed = 1) {
   const std::string p = d / name;
-  io::write_safetensors(p, {{"patch_features", random_tensor({M, N, 384}, DType::F32, seed)},
-                            {"region_features", ops::zeros({M, 192})}});
+  io::write_safetensors(
+      p, {{"patch_features", random_tensor({M, N, 384}, DType::F32, seed)}, {"region_features", ops::zeros({M, 192})}});
   return p;
 }
 
@@ -86,8 +86,8 @@ TEST(Pretrain, ResumeContinuesBitForBit) {
   CliRun first = run_cli("pretrain vit4k " + features + " --out " + (d / "split") + kTiny + " --max-steps 2");
   ASSERT_EQ(first.code, 0) << first.err;
   // --max-steps, --threads and --workers may change on a resume
-  CliRun second = run_cli("pretrain vit4k " + features + " --out " + (d / "split") + kTiny +
-                          " --max-steps 4 --workers 1");
+  CliRun second =
+      run_cli("pretrain vit4k " + features + " --out " + (d / "split") + kTiny + " --max-steps 4 --workers 1");
   ASSERT_EQ(second.code, 0) << second.err;
   EXPECT_NE(second.err.find("resuming from"), std::string::npos) << second.err;
   EXPECT_NE(second.err.find("at step 2"), std::string::npos) << second.err;
@@ -170,8 +170,9 @@ TEST(Pretrain, TheDefaultArchitecturesTeacherLoadsIntoTheVit4k) {
 TEST(Pretrain, AccumulatingTwoBatchesOfOneIsABatchOfTwo) {
   Dir d("accum");
   const std::string features = write_features(d, "slide.safetensors", 5);
-  const std::string common = " --arch tiny --out-dim 16 --epochs 3 --warmup-epochs 1 --local-crops 2 --threads 1 "
-                             "--drop-path 0 --max-steps 3";
+  const std::string common =
+      " --arch tiny --out-dim 16 --epochs 3 --warmup-epochs 1 --local-crops 2 --threads 1 "
+      "--drop-path 0 --max-steps 3";
   ASSERT_EQ(run_cli("pretrain vit4k " + features + " --out " + (d / "two") + common + " --batch 2").code, 0);
   CliRun r = run_cli("pretrain vit4k " + features + " --out " + (d / "accum") + common + " --batch 1 --accum 2");
   ASSERT_EQ(r.code, 0) << r.err;
@@ -207,8 +208,8 @@ TEST(Pretrain, ACheckpointOfAnotherRunIsRefusedNamingTheFlag) {
   struct Case {
     std::string flag, value;
   };
-  for (const Case& c : {Case{"--out-dim", "8"}, Case{"--seed", "3"}, Case{"--local-crops", "3"},
-                        Case{"--lr", "0.001"}, Case{"--teacher-temp", "0.07"}, Case{"--batch", "1"}}) {
+  for (const Case& c : {Case{"--out-dim", "8"}, Case{"--seed", "3"}, Case{"--local-crops", "3"}, Case{"--lr", "0.001"},
+                        Case{"--teacher-temp", "0.07"}, Case{"--batch", "1"}}) {
     CliRun r = run_cli(base + with(c.flag, c.value) + " --max-steps 2");
     EXPECT_EQ(r.code, 1) << c.flag;
     EXPECT_EQ(line_count(r.err), 1) << r.err;
@@ -246,7 +247,6 @@ TEST(Pretrain, BadInputsGiveOneClearError) {
   CliRun tiny = run_cli("pretrain vit4k " + one + " --out " + (d / "run") + kTiny);
   EXPECT_EQ(tiny.code, 1);
   EXPECT_NE(tiny.err.find("do not fill one batch"), std::string::npos) << tiny.err;
-
 
   CliRun v256 = run_cli("pretrain vit256 " + (d / "empty") + " --out " + (d / "run256"));
   EXPECT_EQ(v256.code, 1);

@@ -22,12 +22,14 @@ struct PretrainFlags {
 // The flags both stages take, with DINO's defaults.
 void add_pretrain_flags(CLI::App* cmd, PretrainFlags& f) {
   train::PretrainOptions& o = f.train;
-  cmd->add_option("--out", o.out_dir, "Output folder: checkpoints, teacher_backbone.safetensors, log.jsonl")->required();
+  cmd->add_option("--out", o.out_dir, "Output folder: checkpoints, teacher_backbone.safetensors, log.jsonl")
+      ->required();
   add_bounded_option<int64_t>(cmd, "--epochs", o.epochs, "Epochs of the schedules", 1);
   add_bounded_option<int64_t>(cmd, "--max-steps", o.max_steps, "Stop after this many steps in all (0: every epoch)", 0);
   add_bounded_option<int64_t>(cmd, "--batch", o.batch, "Samples per forward", 1);
   add_bounded_option<int64_t>(cmd, "--accum", o.accum, "Forwards per optimizer step (gradient accumulation)", 1);
-  add_positive_real_option(cmd, "--lr", o.lr, "Peak learning rate at 256 samples per step (scaled by batch·accum / 256)");
+  add_positive_real_option(cmd, "--lr", o.lr,
+                           "Peak learning rate at 256 samples per step (scaled by batch·accum / 256)");
   add_bounded_option<double>(cmd, "--min-lr", o.min_lr, "Final learning rate of the cosine", 0.0);
   add_bounded_option<int64_t>(cmd, "--warmup-epochs", o.warmup_epochs, "Linear learning-rate warm-up", 0);
   add_bounded_option<double>(cmd, "--weight-decay", o.weight_decay, "Weight decay at the start (cosine)", 0.0);
@@ -61,9 +63,11 @@ void add_pretrain_flags(CLI::App* cmd, PretrainFlags& f) {
 
 int run_pretrain(PretrainFlags& f, bool vit4k) {
   const Device device = check_device_flag(f.device);
-  HIPT_CHECK(device.type == DeviceType::CPU, "pretrain: --device {}: pretraining runs on the CPU only so far", f.device);
-  HIPT_CHECK(vit4k, "pretrain vit256: stage-1 pretraining on image patches is not built yet (hipt pretrain vit4k "
-                    "trains the ViT-4K on region features)");
+  HIPT_CHECK(device.type == DeviceType::CPU, "pretrain: --device {}: pretraining runs on the CPU only so far",
+             f.device);
+  HIPT_CHECK(vit4k,
+             "pretrain vit256: stage-1 pretraining on image patches is not built yet (hipt pretrain vit4k "
+             "trains the ViT-4K on region features)");
   if (f.threads > 0) set_num_threads(f.threads);
   f.train.message = [](const std::string& line) { fmt::print(stderr, "{}\n", line); };
   const train::PretrainResult r = train::run_pretraining(f.train);

@@ -112,12 +112,12 @@ double DinoLoss::teacher_temp(int64_t epoch) const {
 
 Tensor DinoLoss::loss(const Tensor& student_output, const Tensor& teacher_output, int64_t epoch) const {
   const int64_t G = options.global_crops;
-  HIPT_CHECK(student_output.dim() == 2 && student_output.size(0) % ncrops == 0 &&
-                 student_output.size(1) == center.size(1),
-             "DinoLoss: student output {} is not [{}·B, {}]", student_output.shape().str(), ncrops, center.size(1));
+  HIPT_CHECK(
+      student_output.dim() == 2 && student_output.size(0) % ncrops == 0 && student_output.size(1) == center.size(1),
+      "DinoLoss: student output {} is not [{}·B, {}]", student_output.shape().str(), ncrops, center.size(1));
   const int64_t B = student_output.size(0) / ncrops;
-  HIPT_CHECK(teacher_output.shape() == Shape({G * B, center.size(1)}),
-             "DinoLoss: teacher output {} is not [{}, {}]", teacher_output.shape().str(), G * B, center.size(1));
+  HIPT_CHECK(teacher_output.shape() == Shape({G * B, center.size(1)}), "DinoLoss: teacher output {} is not [{}, {}]",
+             teacher_output.shape().str(), G * B, center.size(1));
   Tensor s = mul(student_output, 1.0 / options.student_temp);
   Tensor q;
   {
@@ -184,8 +184,8 @@ DinoTraining::DinoTraining(DinoModel& student, DinoModel& teacher, DinoLoss& los
   adam.lr = options.lr;
   adam.weight_decay = options.weight_decay;
   adam.eps = options.adam_eps;
-  optimizer_ = std::make_unique<nn::AdamW>(nn::decay_groups(student.named_parameters(), options.lr, options.weight_decay),
-                                           adam);
+  optimizer_ =
+      std::make_unique<nn::AdamW>(nn::decay_groups(student.named_parameters(), options.lr, options.weight_decay), adam);
 }
 
 DinoStepStats DinoTraining::step(const std::vector<Tensor>& crops, int64_t it, Communicator* comm) {

@@ -48,8 +48,10 @@ RegionGrids::RegionGrids(const std::vector<std::string>& inputs, const std::func
     starts_.push_back(size_);
     size_ += M;
   }
-  HIPT_CHECK(size_ > 0, "pretrain: no region features found in {} input(s) (.safetensors files of `hipt embed` with "
-             "patch_features [M, 256, 384], M > 0)", inputs.size());
+  HIPT_CHECK(size_ > 0,
+             "pretrain: no region features found in {} input(s) (.safetensors files of `hipt embed` with "
+             "patch_features [M, 256, 384], M > 0)",
+             inputs.size());
 }
 
 Tensor RegionGrids::grid(int64_t index) const {
@@ -72,7 +74,9 @@ struct Words {
     return words_[used_++];
   }
   // uniform in 0..n-1 (n < 2^32): the high half of a 32×32-bit product
-  int64_t below(int64_t n) { return static_cast<int64_t>((static_cast<uint64_t>(next()) * static_cast<uint64_t>(n)) >> 32); }
+  int64_t below(int64_t n) {
+    return static_cast<int64_t>((static_cast<uint64_t>(next()) * static_cast<uint64_t>(n)) >> 32);
+  }
 
  private:
   uint64_t seed_, base_, block_ = 0;
@@ -117,7 +121,8 @@ std::vector<int64_t> epoch_order(int64_t n, uint64_t seed, int64_t epoch) {
   std::vector<int64_t> order(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) order[static_cast<size_t>(i)] = i;
   Words w(seed, kOrderDomain | (static_cast<uint64_t>(epoch) << 40));
-  for (int64_t i = n - 1; i > 0; --i) std::swap(order[static_cast<size_t>(i)], order[static_cast<size_t>(w.below(i + 1))]);
+  for (int64_t i = n - 1; i > 0; --i)
+    std::swap(order[static_cast<size_t>(i)], order[static_cast<size_t>(w.below(i + 1))]);
   return order;
 }
 

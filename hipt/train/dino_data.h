@@ -26,7 +26,7 @@ class RegionGrids {
   explicit RegionGrids(const std::vector<std::string>& inputs,
                        const std::function<void(const std::string&)>& warn = nullptr);
   int64_t size() const { return size_; }
-  Tensor grid(int64_t index) const;  // [384, 16, 16], a view
+  Tensor grid(int64_t index) const;                                 // [384, 16, 16], a view
   const std::vector<std::string>& files() const { return files_; }  // the files read, in order
 
   static constexpr int64_t kSide = 16, kChannels = 384;

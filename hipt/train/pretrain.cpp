@@ -93,7 +93,8 @@ void say(const PretrainOptions& o, const std::string& line) {
 
 std::map<std::string, std::string> run_config(const PretrainOptions& o, const std::vector<std::string>& files) {
   std::string inputs;
-  for (const std::string& f : files) inputs += (inputs.empty() ? "" : "\n") + fs::weakly_canonical(fs::absolute(f)).string();
+  for (const std::string& f : files)
+    inputs += (inputs.empty() ? "" : "\n") + fs::weakly_canonical(fs::absolute(f)).string();
   return {{"stage", "vit4k"},
           {"arch", o.arch},
           {"inputs", inputs},
@@ -135,7 +136,8 @@ std::string flag_of(const std::string& key) {
 PretrainResult run_pretraining(const PretrainOptions& o) {
   HIPT_CHECK(o.batch >= 1 && o.accum >= 1 && o.epochs >= 1 && o.out_dim >= 1 && o.local_crops >= 0,
              "pretrain: --batch, --accum, --epochs and --out-dim must be at least 1, --local-crops at least 0");
-  HIPT_CHECK(o.warmup_epochs <= o.epochs, "pretrain: --warmup-epochs {} exceeds --epochs {}", o.warmup_epochs, o.epochs);
+  HIPT_CHECK(o.warmup_epochs <= o.epochs, "pretrain: --warmup-epochs {} exceeds --epochs {}", o.warmup_epochs,
+             o.epochs);
   const Arch arch = arch_of(o);
   RegionGrids data(o.inputs, [&](const std::string& w) { say(o, "warning: " + w); });
   const int64_t steps_per_epoch = data.size() / (o.batch * o.accum);
@@ -258,7 +260,8 @@ PretrainResult run_pretraining(const PretrainOptions& o) {
     const bool periodic = o.save_every > 0 && (it + 1) % o.save_every == 0;
     if (epoch_end || periodic || it + 1 == end) save(it + 1);
   }
-  if (result.start_step >= end) say(o, fmt::format("nothing to do: the run is at step {} of {}", result.start_step, end));
+  if (result.start_step >= end)
+    say(o, fmt::format("nothing to do: the run is at step {} of {}", result.start_step, end));
   return result;
 }
 

@@ -26,12 +26,12 @@ namespace hipt::train {
 struct PretrainOptions {
   std::vector<std::string> inputs;  // feature files or folders (`hipt embed` outputs)
   std::string out_dir;
-  std::string arch = "vit4k_xs";    // or "tiny" (embed 32, depth 2, heads 2, head 32/16: for tests)
+  std::string arch = "vit4k_xs";  // or "tiny" (embed 32, depth 2, heads 2, head 32/16: for tests)
   int64_t epochs = 100;
-  int64_t max_steps = 0;            // stop after this many steps in all (0: the whole schedule)
-  int64_t batch = 64;               // regions per forward
-  int64_t accum = 1;                // forwards per optimizer step (gradient accumulation)
-  double lr = 0.0005;               // scaled by batch · accum / 256, as DINO scales by its global batch
+  int64_t max_steps = 0;  // stop after this many steps in all (0: the whole schedule)
+  int64_t batch = 64;     // regions per forward
+  int64_t accum = 1;      // forwards per optimizer step (gradient accumulation)
+  double lr = 0.0005;     // scaled by batch · accum / 256, as DINO scales by its global batch
   double min_lr = 1e-6;
   int64_t warmup_epochs = 10;
   double weight_decay = 0.04, weight_decay_end = 0.4;
