@@ -187,10 +187,12 @@ PretrainResult run_pretraining(const PretrainOptions& o) {
       if (may_change(key)) continue;
       auto it = saved.find("run." + key);
       const std::string was = it == saved.end() ? "(absent)" : it->second;
-      HIPT_CHECK(was == value,
-                 "pretrain: {} holds a run with other {} ({} there, {} now); rerun with the same settings, or "
-                 "--overwrite to start over",
-                 latest, flag_of(key), key == "inputs" ? "other files" : was, key == "inputs" ? "these" : value);
+      if (was == value) continue;
+      const std::string what =
+          key == "inputs" ? flag_of(key) : fmt::format("{} ({} there, {} now)", flag_of(key), was, value);
+      throw Error(fmt::format(
+          "pretrain: {} holds a run with other {}; rerun with the same settings, or --overwrite to start over",
+          latest, what));
     }
     result.start_step = load_training_state(latest, state, training.optimizer(), stream).step;
     say(o, fmt::format("resuming from {} at step {} (epoch {})", latest, result.start_step,
@@ -199,8 +201,10 @@ PretrainResult run_pretraining(const PretrainOptions& o) {
   } else {
     if (o.overwrite) {
       fs::remove(log_path, ec);
+      std::vector<fs::path> old;
       for (const auto& e : fs::directory_iterator(dir, ec))
-        if (e.path().filename().string().rfind("checkpoint", 0) == 0) fs::remove(e.path(), ec);
+        if (e.path().filename().string().rfind("checkpoint", 0) == 0) old.push_back(e.path());
+      for (const fs::path& p : old) fs::remove(p, ec);
     }
     std::ofstream(log_path, std::ios::trunc);
   }
