@@ -74,6 +74,24 @@ TEST(Dino, HeadForwardAndBackwardMatchTorch) {
   }
 }
 
+TEST(Dino, Vit256StudentRunsEachResolutionGroupOnce) {
+  VitConfig c;
+  c.embed_dim = 32, c.depth = 1, c.heads = 2, c.patch = 8, c.img_size = 32;
+  Generator gen(0);
+  train::DinoModel m(std::make_shared<VisionTransformer>(c), std::make_shared<DinoHead>(tiny_head(), gen));
+  std::vector<Tensor> crops = {random_tensor({2, 3, 32, 32}, DType::F32, 1),
+                               random_tensor({2, 3, 32, 32}, DType::F32, 2),
+                               random_tensor({2, 3, 16, 16}, DType::F32, 3)};
+  Tensor out = m.forward(crops);
+  ASSERT_EQ(out.shape(), Shape({6, 64}));
+  // The same as one crop at a time: grouping changes only how the backbone is called.
+  auto* vit = static_cast<VisionTransformer*>(m.backbone.get());
+  Tensor one = m.head->forward(vit->forward(crops[2]));
+  EXPECT_LE(relative_error(slice(out, 0, 4, 6), one), 1e-5);
+  backward(sum(out));
+  EXPECT_TRUE(vit->patch_embed->proj->weight.grad().defined());
+}
+
 TEST(Dino, L2NormalizeGradcheck) {
   expect_gradcheck([](const std::vector<Tensor>& in) { return train::l2_normalize(in[0]); },
                    {random_tensor({3, 5}, DType::F64, 7)});
