@@ -33,6 +33,7 @@ Command add_bench_attention_command(CLI::App& app);
 Command add_train_slide_command(CLI::App& app);
 Command add_predict_slide_command(CLI::App& app);
 Command add_slide_heatmap_command(CLI::App& app);
+Command add_pretrain_command(CLI::App& app);
 
 // hipt tiles: tissue segmentation and the region grid of one slide (hipt/cli/tiles_command.cpp).
 struct TilesOptions {

@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
       hipt::add_embed_region_command(app),   hipt::add_embed_command(app),
       hipt::add_heatmap_command(app),        hipt::add_bench_attention_command(app),
       hipt::add_train_slide_command(app),    hipt::add_predict_slide_command(app),
-      hipt::add_slide_heatmap_command(app),
+      hipt::add_slide_heatmap_command(app),  hipt::add_pretrain_command(app),
   };
 
   try {

@@ -29,7 +29,8 @@ uint64_t read_u64(const std::string& path, const std::map<std::string, std::stri
 }  // namespace
 
 void save_training_state(const std::string& path, const nn::Module& model, const nn::Optimizer& optimizer,
-                         const Generator& generator, const Progress& progress) {
+                         const Generator& generator, const Progress& progress,
+                         const std::map<std::string, std::string>& run) {
   HIPT_CHECK(progress.step >= 0 && progress.epoch >= 0, "{}: training state: step {} and epoch {} must be >= 0",
              path, progress.step, progress.epoch);
   io::TensorMap tensors;
@@ -38,6 +39,7 @@ void save_training_state(const std::string& path, const nn::Module& model, const
   for (const auto& [name, t] : opt.tensors) tensors[kOptimizer + name] = t;
   std::map<std::string, std::string> md;
   for (const auto& [key, value] : opt.metadata) md[kOptimizer + key] = value;
+  for (const auto& [key, value] : run) md["run." + key] = value;
   md["format"] = kFormat;
   md["version"] = "1";
   md["step"] = std::to_string(progress.step);

@@ -9,11 +9,14 @@
 //             "generator.seed", "generator.offset"   Generator::state(), decimal
 //             "optimizer.<key>"   nn::Optimizer::state().metadata ("optimizer.optimizer" = "AdamW",
 //                                 "optimizer.group.0.lr", "optimizer.state.0.step", ...)
+//             "run.<key>"         what the caller passes as `run` (the run's configuration), read
+//                                 back with io::read_safetensors_metadata
 //
 // Tensors keep their dtype, so a run resumed from the file continues bit for bit as if it had
 // not stopped.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "nn/module.h"
@@ -30,7 +33,8 @@ struct Progress {
 // Writes the file atomically (a temporary file renamed over `path`), so an interrupted save
 // leaves the previous state in place. Tensors must be on the CPU.
 void save_training_state(const std::string& path, const nn::Module& model, const nn::Optimizer& optimizer,
-                         const Generator& generator, const Progress& progress);
+                         const Generator& generator, const Progress& progress,
+                         const std::map<std::string, std::string>& run = {});
 
 // Restores model, optimizer and generator from a file written by save_training_state and returns
 // the progress. The model and the optimizer must be built as the saved ones were (same parameter
