@@ -44,7 +44,8 @@ uint64_t mapped_bytes() {
 int read_under_limit(const std::function<void()>& read) {
   const pid_t pid = ::fork();
   if (pid == 0) {
-    const rlimit limit{mapped_bytes() + kBound, mapped_bytes() + kBound};
+    const rlim_t bound = mapped_bytes() + kBound;
+    const rlimit limit{bound, bound};
     if (::setrlimit(RLIMIT_AS, &limit) != 0) ::_exit(4);
     int code = 1;
     try {
