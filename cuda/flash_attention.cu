@@ -21,7 +21,10 @@
 // dS = P (g vᵀ - Δ) per tile; dQ, one block per (batch·head, query tile) looping over the key
 // tiles, rebuilding the same dS. The split recomputes S once more instead of accumulating dQ
 // across key-tile blocks with float atomics, whose order (and so whose bits) would vary.
+#include <mma.h>
+
 #include <algorithm>
+#include <type_traits>
 
 #include "cuda/common.cuh"
 #include "cuda/kernels.h"
@@ -222,6 +225,135 @@ __global__ void __launch_bounds__(kFlashThreads)
   }
 }
 
+// ---------------------------------------------------------------- forward, bf16 on tensor cores
+
+// The same tile loop for bf16 with both products on tensor cores (nvcuda::wmma, 16 x 16 x 16
+// fragments, bf16 inputs, f32 accumulation). 128 threads: warp w owns query rows [16w, 16w + 16)
+// of the tile, and of S, P and O only those rows, so within a key tile the warps meet only at the
+// K/V load. A fragment's element-to-lane layout is opaque, so S and the output accumulator O live
+// in shared memory (f32): lanes 2r and 2r + 1 own row r, half of its columns each, for the softmax
+// merge and for rescaling O by α. The weights P are rounded to bf16 for the P·V product while l
+// sums them in f32, as the f32 kernels do.
+namespace wmma = nvcuda::wmma;
+constexpr int kWmmaThreads = 128, kWmmaQ = 64, kWmmaK = 64;
+
+// Row strides (elements) of the shared tiles, padded against bank conflicts; each keeps a 16-row
+// block and a 16-column step on the 32-byte alignment wmma loads and stores require.
+template <int D> struct WmmaLayout {
+  static constexpr int kLdQK = D + 8, kLdS = kWmmaK + 4, kLdP = kWmmaK + 8, kLdO = D + 4;
+  static constexpr size_t kQ = 0, kK = kQ + 2 * kWmmaQ * kLdQK, kV = kK + 2 * kWmmaK * kLdQK,
+                          kS = kV + 2 * kWmmaK * kLdQK, kP = kS + 4 * kWmmaQ * kLdS, kO = kP + 2 * kWmmaQ * kLdP,
+                          kBytes = kO + 4 * kWmmaQ * kLdO;  // byte offsets of sQ, sK, sV, sS, sP, sO
+};
+
+// Rows [t0, t0 + ROWS) of an [n, D] bf16 matrix into a [ROWS, ld] bf16 tile; rows past n are 0.
+template <int ROWS, int D>
+__device__ void load_bf16_tile(__nv_bfloat16* tile, int ld, const __nv_bfloat16* src, int64_t st, int64_t t0,
+                               int64_t n) {
+  for (int e = threadIdx.x; e < ROWS * D; e += kWmmaThreads) {
+    const int r = e / D, d = e % D;
+    tile[r * ld + d] = t0 + r < n ? src[(t0 + r) * st + d] : __float2bfloat16(0.0f);
+  }
+}
+
+template <int D>
+__global__ void __launch_bounds__(kWmmaThreads)
+    flash_forward_wmma_kernel(Rows<__nv_bfloat16> out, Rows<float> lse, Rows<const __nv_bfloat16> q,
+                              Rows<const __nv_bfloat16> k, Rows<const __nv_bfloat16> v, Problem<float> p) {
+#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
+  using L = WmmaLayout<D>;
+  constexpr int CD = D / 16, CK = kWmmaK / 16, HALF_K = kWmmaK / 2, HALF_D = D / 2;
+  extern __shared__ __align__(128) unsigned char smem[];
+  __nv_bfloat16* sQ = reinterpret_cast<__nv_bfloat16*>(smem + L::kQ);
+  __nv_bfloat16* sK = reinterpret_cast<__nv_bfloat16*>(smem + L::kK);
+  __nv_bfloat16* sV = reinterpret_cast<__nv_bfloat16*>(smem + L::kV);
+  const int warp = static_cast<int>(threadIdx.x / 32), lane = static_cast<int>(threadIdx.x % 32);
+  float* sS = reinterpret_cast<float*>(smem + L::kS) + 16 * warp * L::kLdS;  // this warp's 16 rows
+  __nv_bfloat16* sP = reinterpret_cast<__nv_bfloat16*>(smem + L::kP) + 16 * warp * L::kLdP;
+  float* sO = reinterpret_cast<float*>(smem + L::kO) + 16 * warp * L::kLdO;
+  const int64_t b = blockIdx.x / p.H, h = blockIdx.x % p.H, q0 = static_cast<int64_t>(blockIdx.y) * kWmmaQ;
+  const int row = lane / 2, half = lane % 2;  // this lane's row of the warp's 16, and half of it
+  const int64_t i = q0 + 16 * warp + row;
+
+  load_bf16_tile<kWmmaQ, D>(sQ, L::kLdQK, q.at(b, h), q.st, q0, p.Tq);
+  for (int d = 0; d < HALF_D; ++d) sO[row * L::kLdO + half * HALF_D + d] = 0.0f;
+  __syncthreads();
+  wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> q_frag[CD];
+#pragma unroll
+  for (int c = 0; c < CD; ++c) wmma::load_matrix_sync(q_frag[c], sQ + 16 * warp * L::kLdQK + 16 * c, L::kLdQK);
+  am::OnlineSoftmax<float> st = am::online_softmax_empty<float>();
+
+  // The tile loop (as in flash_forward_kernel).
+  const int64_t k_end = p.key_end(q0 + kWmmaQ);
+  for (int64_t k0 = 0; k0 < k_end; k0 += kWmmaK) {
+    __syncthreads();  // every warp has finished with the previous K and V
+    load_bf16_tile<kWmmaK, D>(sK, L::kLdQK, k.at(b, h), k.st, k0, p.Tk);
+    load_bf16_tile<kWmmaK, D>(sV, L::kLdQK, v.at(b, h), v.st, k0, p.Tk);
+    __syncthreads();
+    // S = Q Kᵀ for this warp's rows: Kᵀ is K read column-major.
+#pragma unroll
+    for (int n = 0; n < CK; ++n) {
+      wmma::fragment<wmma::accumulator, 16, 16, 16, float> s_frag;
+      wmma::fill_fragment(s_frag, 0.0f);
+#pragma unroll
+      for (int c = 0; c < CD; ++c) {
+        wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::col_major> k_frag;
+        wmma::load_matrix_sync(k_frag, sK + 16 * n * L::kLdQK + 16 * c, L::kLdQK);
+        wmma::mma_sync(s_frag, q_frag[c], k_frag, s_frag);
+      }
+      wmma::store_matrix_sync(sS + 16 * n, s_frag, L::kLdS, wmma::mem_row_major);
+    }
+    __syncwarp();
+    // The merge, for this lane's half row; the pair's shuffles give both lanes the row's max and sum.
+    float tile_max = -INFINITY;
+    for (int c = 0; c < HALF_K; ++c) {
+      const int col = half * HALF_K + c;
+      const float s = p.visible(i, k0 + col) ? sS[row * L::kLdS + col] * p.scale : -INFINITY;
+      sS[row * L::kLdS + col] = s;
+      tile_max = fmaxf(tile_max, s);
+    }
+    tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 1));
+    const float alpha = am::online_softmax_rescale(st, tile_max);
+    float sum = 0;
+    for (int c = 0; c < HALF_K; ++c) {
+      const int col = half * HALF_K + c;
+      const float w = am::online_softmax_weight(st, sS[row * L::kLdS + col]);
+      sP[row * L::kLdP + col] = __float2bfloat16(w);
+      sum += w;
+    }
+    am::online_softmax_add(st, sum + __shfl_xor_sync(0xffffffffu, sum, 1));
+    for (int d = 0; d < HALF_D; ++d) sO[row * L::kLdO + half * HALF_D + d] *= alpha;
+    __syncwarp();
+    // O += P V for this warp's rows.
+#pragma unroll
+    for (int c = 0; c < CD; ++c) {
+      wmma::fragment<wmma::accumulator, 16, 16, 16, float> o_frag;
+      wmma::load_matrix_sync(o_frag, sO + 16 * c, L::kLdO, wmma::mem_row_major);
+#pragma unroll
+      for (int n = 0; n < CK; ++n) {
+        wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> p_frag;
+        wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::row_major> v_frag;
+        wmma::load_matrix_sync(p_frag, sP + 16 * n, L::kLdP);
+        wmma::load_matrix_sync(v_frag, sV + 16 * n * L::kLdQK + 16 * c, L::kLdQK);
+        wmma::mma_sync(o_frag, p_frag, v_frag, o_frag);
+      }
+      wmma::store_matrix_sync(sO + 16 * c, o_frag, L::kLdO, wmma::mem_row_major);
+    }
+    __syncwarp();
+  }
+
+  if (i < p.Tq) {
+    const float inv_l = am::online_softmax_inv_l(st);
+    __nv_bfloat16* orow = out.at(b, h) + i * out.st;
+    for (int d = 0; d < HALF_D; ++d)
+      orow[half * HALF_D + d] = __float2bfloat16(sO[row * L::kLdO + half * HALF_D + d] * inv_l);
+    if (half == 0) lse.at(b, h)[i * lse.st] = am::online_softmax_lse(st);
+  }
+#else
+  __trap();  // bf16 tensor-core fragments need sm_80; the build targets sm_80 and newer
+#endif
+}
+
 // ---------------------------------------------------------------- backward
 
 // delta[(b·H + h)·Tq + i] = Σ_d g[b, h, i, d] · out[b, h, i, d] for rows = B·H·Tq, one warp per row.
@@ -351,7 +483,7 @@ __global__ void __launch_bounds__(kFlashThreads)
 // Launches kernel on (blocks_x, blocks_y) with `smem` bytes of dynamic shared memory, opting in
 // beyond the 48 KB default; refuses a device with less shared memory per block than that.
 template <class... Params, class... Args>
-void launch(const char* op, void (*kernel)(Params...), int64_t blocks_x, int64_t blocks_y, size_t smem,
+void launch(const char* op, void (*kernel)(Params...), int64_t blocks_x, int64_t blocks_y, int threads, size_t smem,
             cudaStream_t stream, Args... args) {
   if (blocks_x == 0 || blocks_y == 0) return;
   HIPT_CHECK(blocks_x < (int64_t{1} << 31) && blocks_y <= 65535, "{}: {} x {} blocks exceed the CUDA grid", op,
@@ -363,8 +495,7 @@ void launch(const char* op, void (*kernel)(Params...), int64_t blocks_x, int64_t
              op, smem, device, optin);
   if (smem > 48 * 1024)
     HIPT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
-  kernel<<<dim3(static_cast<unsigned>(blocks_x), static_cast<unsigned>(blocks_y)), kFlashThreads, smem, stream>>>(
-      args...);
+  kernel<<<dim3(static_cast<unsigned>(blocks_x), static_cast<unsigned>(blocks_y)), threads, smem, stream>>>(args...);
   HIPT_CUDA_CHECK_LAUNCH();
 }
 
@@ -402,9 +533,15 @@ void forward_d(const Tensor& out, const Tensor& lse, const Tensor& q, const Tens
                double scale, bool causal) {
   using A = acc_t<T>;
   const Problem<A> p{d.H, d.Tq, d.Tk, static_cast<A>(scale), causal};
-  launch("attention_lse", flash_forward_kernel<T, D>, d.B * d.H, tiles(d.Tq, Tiles<A>::kFwdQ), forward_smem<A, D>(),
-         stream_for(out), rows_of<T>(out), rows_of<A>(lse), rows_of<const T>(q), rows_of<const T>(k),
-         rows_of<const T>(v), p);
+  const char* op = "attention_lse";
+  if constexpr (std::is_same_v<T, __nv_bfloat16>)
+    launch(op, flash_forward_wmma_kernel<D>, d.B * d.H, tiles(d.Tq, kWmmaQ), kWmmaThreads, WmmaLayout<D>::kBytes,
+           stream_for(out), rows_of<T>(out), rows_of<A>(lse), rows_of<const T>(q), rows_of<const T>(k),
+           rows_of<const T>(v), p);
+  else
+    launch(op, flash_forward_kernel<T, D>, d.B * d.H, tiles(d.Tq, Tiles<A>::kFwdQ), kFlashThreads,
+           forward_smem<A, D>(), stream_for(out), rows_of<T>(out), rows_of<A>(lse), rows_of<const T>(q),
+           rows_of<const T>(k), rows_of<const T>(v), p);
 }
 
 template <class T, int D>
@@ -423,10 +560,12 @@ void backward_d(const Tensor& dq, const Tensor& dk, const Tensor& dv, const Tens
     HIPT_CUDA_CHECK_LAUNCH();
   }
   const A* dl = static_cast<const A*>(delta.raw_data());
-  launch(op, flash_backward_dkdv_kernel<T, D>, d.B * d.H, tiles(d.Tk, Tiles<A>::kBwdK), backward_smem<A, D>(true),
+  launch(op, flash_backward_dkdv_kernel<T, D>, d.B * d.H, tiles(d.Tk, Tiles<A>::kBwdK), kFlashThreads,
+         backward_smem<A, D>(true),
          stream, rows_of<T>(dk), rows_of<T>(dv), rows_of<const T>(g), rows_of<const T>(q), rows_of<const T>(k),
          rows_of<const T>(v), rows_of<const A>(lse), dl, p);
-  launch(op, flash_backward_dq_kernel<T, D>, d.B * d.H, tiles(d.Tq, Tiles<A>::kBwdQ), backward_smem<A, D>(false),
+  launch(op, flash_backward_dq_kernel<T, D>, d.B * d.H, tiles(d.Tq, Tiles<A>::kBwdQ), kFlashThreads,
+         backward_smem<A, D>(false),
          stream, rows_of<T>(dq), rows_of<const T>(g), rows_of<const T>(q), rows_of<const T>(k), rows_of<const T>(v),
          rows_of<const A>(lse), dl, p);
 }
