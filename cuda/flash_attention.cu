@@ -2,13 +2,6 @@
 // (contract: tensor/cpu/nn_kernels.h). Memory is O(T) per row: the T x T scores never leave the
 // chip. q, k, v and g are read in place through their (batch, head, time) strides.
 //
-// Every kernel runs 256 threads as a 16 x 16 grid (tx = thread % 16, ty = thread / 16) over tiles
-// held in shared memory in the accumulation type A (float for f32 and bf16, double for f64), each
-// row padded by one element so a column walk touches 16 banks. A tile of scores [BQ queries, BK
-// keys] is spread as thread (ty, tx) owning rows ty + 16 r and columns tx + 16 c; the 16 threads of
-// a row sit in one half-warp, so a row's max and sum are half-warp shuffles. An output tile
-// [rows, D] is owned the same way: rows ty + 16 r, columns tx + 16 c.
-//
 // Forward: one block per (batch·head, query tile). It loops over the key tiles (stopping at the
 // diagonal when causal), computes the scores S = q kᵀ · scale, masks them, merges them into the
 // running softmax state of each row (tensor/attention_math.h: rescale the accumulator by α, add
@@ -21,6 +14,12 @@
 // dS = P (g vᵀ - Δ) per tile; dQ, one block per (batch·head, query tile) looping over the key
 // tiles, rebuilding the same dS. The split recomputes S once more instead of accumulating dQ
 // across key-tile blocks with float atomics, whose order (and so whose bits) would vary.
+//
+// f32 and f64 run on CUDA cores: 256 threads as a 16 x 16 grid (tx = thread % 16, ty = thread / 16)
+// over tiles in shared memory (rows padded by one element against bank conflicts). Thread (ty, tx)
+// owns rows ty + 16 r and columns tx + 16 c of a score tile and of an output tile; a row's 16
+// threads form a half-warp, so its max and sum are half-warp shuffles. bf16 runs the same loops on
+// tensor cores (nvcuda::wmma, f32 accumulation; the kernels marked wmma below).
 #include <mma.h>
 
 #include <algorithm>
@@ -38,8 +37,8 @@ namespace am = hipt::attention_math;
 
 constexpr int kFlashThreads = 256;  // a 16 x 16 grid of threads
 
-// Tile sizes (multiples of 16). f32/bf16 forward: 64 x 64; the backward keeps four [rows, D] tiles,
-// so its query tile is 32. f64 halves both. Shared memory per block: smem_bytes below.
+// Tile sizes of the CUDA-core kernels (multiples of 16). f32 forward: 64 x 64; the backward keeps
+// four [rows, D] tiles, so its query tile is 32. f64 halves both. Shared memory: *_smem below.
 template <class A> struct Tiles {
   static constexpr int kFwdQ = 64, kFwdK = 64, kBwdQ = 32, kBwdK = 64;
 };
@@ -95,7 +94,7 @@ __device__ void load_tile(A* tile, const T* src, int64_t st, int64_t t0, int64_t
 }
 // Entries [t0, t0 + ROWS) of a per-row vector (lse, Δ) of length n with stride st; past n: 0.
 template <int ROWS, class A> __device__ void load_vec(A* dst, const A* src, int64_t st, int64_t t0, int64_t n) {
-  for (int r = threadIdx.x; r < ROWS; r += kFlashThreads) dst[r] = t0 + r < n ? src[(t0 + r) * st] : A(0);
+  for (int r = threadIdx.x; r < ROWS; r += blockDim.x) dst[r] = t0 + r < n ? src[(t0 + r) * st] : A(0);
 }
 
 // The two tile products, each in one place.
@@ -166,7 +165,7 @@ __global__ void __launch_bounds__(kFlashThreads)
                          Problem<acc_t<T>> p) {
   using A = acc_t<T>;
   constexpr int BQ = Tiles<A>::kFwdQ, BK = Tiles<A>::kFwdK, RM = BQ / 16, RN = BK / 16, CD = D / 16, LP = BK + 1;
-  extern __shared__ __align__(16) unsigned char smem[];
+  extern __shared__ __align__(128) unsigned char smem[];
   A* sQ = reinterpret_cast<A*>(smem);
   A* sK = sQ + BQ * (D + 1);
   A* sV = sK + BK * (D + 1);
@@ -412,7 +411,7 @@ __global__ void __launch_bounds__(kFlashThreads)
   using A = acc_t<T>;
   constexpr int BQ = Tiles<A>::kBwdQ, BK = Tiles<A>::kBwdK, RK = BK / 16, CD = D / 16, LP = BK + 1;
   static_assert(BK % BQ == 0, "a key tile starts at a query tile boundary");
-  extern __shared__ __align__(16) unsigned char smem[];
+  extern __shared__ __align__(128) unsigned char smem[];
   A* sK = reinterpret_cast<A*>(smem);
   A* sV = sK + BK * (D + 1);
   A* sQ = sV + BK * (D + 1);
@@ -450,7 +449,7 @@ __global__ void __launch_bounds__(kFlashThreads)
                              Rows<const acc_t<T>> lse, const acc_t<T>* delta, Problem<acc_t<T>> p) {
   using A = acc_t<T>;
   constexpr int BQ = Tiles<A>::kBwdQ, BK = Tiles<A>::kBwdK, RM = BQ / 16, CD = D / 16, LP = BK + 1;
-  extern __shared__ __align__(16) unsigned char smem[];
+  extern __shared__ __align__(128) unsigned char smem[];
   A* sQ = reinterpret_cast<A*>(smem);
   A* sG = sQ + BQ * (D + 1);
   A* sK = sG + BQ * (D + 1);
@@ -476,6 +475,190 @@ __global__ void __launch_bounds__(kFlashThreads)
     tile_accumulate<RM, CD, BK, D>(dq_acc, sdS, LP, 1, sK);  // dQ += dS K (· scale at the end)
   }
   store_tile(dq, b, h, q0, p.Tq, dq_acc, p.scale);
+}
+
+// ---------------------------------------------------------------- backward, bf16 on tensor cores
+
+// The backward's two tile kernels for bf16 with the five products on tensor cores. 128 threads;
+// warp w owns 16 rows of the block's tile (keys in dK/dV, queries in dQ) and computes, for those
+// rows only, the scores S and dP (f32, in its shared scratch), then P and dS elementwise (lanes 2r
+// and 2r + 1 own row r, half of the columns each), rounded to bf16 for the products that follow.
+// The dK, dV, dQ accumulators stay in fragments: they need no per-row arithmetic.
+template <int D> struct WmmaBwdLayout {
+  static constexpr int kLd = D + 8, kLdS = 68, kLdP = 72;  // 64-column scratch, padded
+  static constexpr size_t kTile = 2 * 64 * kLd;             // bytes of one [64, D] bf16 tile
+  // byte offsets: four bf16 tiles, lse and Δ of 64 rows, then per warp S and dP (f32, [16, kLdS])
+  // and P and dS (bf16, [16, kLdP])
+  static constexpr size_t kVec = 4 * kTile, kS = kVec + 2 * 64 * 4, kdP = kS + 4 * 64 * kLdS,
+                          kP = kdP + 4 * 64 * kLdS, kdS = kP + 2 * 64 * kLdP, kBytes = kdS + 2 * 64 * kLdP;
+};
+using AccFrag = wmma::fragment<wmma::accumulator, 16, 16, 16, float>;
+using RowFragA = wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major>;
+using RowFragB = wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::row_major>;
+using ColFragB = wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::col_major>;
+
+// out[16, 64] (f32, row stride ldo) = X[16, D] Yᵀ for Y [64, D]; bf16 tiles of row stride ld.
+template <int D> __device__ void wmma_dot_t(float* out, int ldo, const __nv_bfloat16* X, const __nv_bfloat16* Y, int ld) {
+#pragma unroll
+  for (int n = 0; n < 4; ++n) {
+    AccFrag acc;
+    wmma::fill_fragment(acc, 0.0f);
+#pragma unroll
+    for (int c = 0; c < D / 16; ++c) {
+      RowFragA x;
+      ColFragB y;
+      wmma::load_matrix_sync(x, X + 16 * c, ld);
+      wmma::load_matrix_sync(y, Y + 16 * n * ld + 16 * c, ld);
+      wmma::mma_sync(acc, x, y, acc);
+    }
+    wmma::store_matrix_sync(out + 16 * n, acc, ldo, wmma::mem_row_major);
+  }
+}
+// acc[c] += L[16, 64] Z[64, D] (column block c), L bf16 of row stride ldl, Z of row stride ldz.
+template <int D>
+__device__ void wmma_accumulate(AccFrag (&acc)[D / 16], const __nv_bfloat16* L, int ldl, const __nv_bfloat16* Z, int ldz) {
+#pragma unroll
+  for (int c = 0; c < D / 16; ++c)
+#pragma unroll
+    for (int n = 0; n < 4; ++n) {
+      RowFragA l;
+      RowFragB z;
+      wmma::load_matrix_sync(l, L + 16 * n, ldl);
+      wmma::load_matrix_sync(z, Z + 16 * n * ldz + 16 * c, ldz);
+      wmma::mma_sync(acc[c], l, z, acc[c]);
+    }
+}
+// Rows [t0, t0 + 16) (those below n) of acc · factor into dst, through the warp's f32 scratch.
+template <int D>
+__device__ void wmma_store_rows(const Rows<__nv_bfloat16>& dst, int64_t b, int64_t h, int64_t t0, int64_t n,
+                                const AccFrag (&acc)[D / 16], float factor, float* scratch, int lds) {
+  const int lane = static_cast<int>(threadIdx.x % 32);
+#pragma unroll
+  for (int c = 0; c < D / 16; ++c) {
+    wmma::store_matrix_sync(scratch, acc[c], lds, wmma::mem_row_major);
+    __syncwarp();
+    for (int e = lane; e < 256; e += 32) {
+      const int r = e / 16, col = e % 16;
+      if (t0 + r < n) dst.at(b, h)[(t0 + r) * dst.st + 16 * c + col] = __float2bfloat16(scratch[r * lds + col] * factor);
+    }
+    __syncwarp();
+  }
+}
+
+// Block (bh, key tile y of 64); warp w: keys [16w, 16w + 16). Sᵀ = K Qᵀ and dPᵀ = V Gᵀ per query
+// tile, then dV += Pᵀ G and dK += dSᵀ Q.
+template <int D>
+__global__ void __launch_bounds__(kWmmaThreads)
+    flash_backward_dkdv_wmma_kernel(Rows<__nv_bfloat16> dk, Rows<__nv_bfloat16> dv, Rows<const __nv_bfloat16> g,
+                                    Rows<const __nv_bfloat16> q, Rows<const __nv_bfloat16> k,
+                                    Rows<const __nv_bfloat16> v, Rows<const float> lse, const float* delta,
+                                    Problem<float> p) {
+#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
+  using L = WmmaBwdLayout<D>;
+  extern __shared__ __align__(128) unsigned char smem[];
+  __nv_bfloat16* sK = reinterpret_cast<__nv_bfloat16*>(smem);
+  __nv_bfloat16* sV = reinterpret_cast<__nv_bfloat16*>(smem + L::kTile);
+  __nv_bfloat16* sQ = reinterpret_cast<__nv_bfloat16*>(smem + 2 * L::kTile);
+  __nv_bfloat16* sG = reinterpret_cast<__nv_bfloat16*>(smem + 3 * L::kTile);
+  float* sL = reinterpret_cast<float*>(smem + L::kVec);
+  float* sDelta = sL + 64;
+  const int warp = static_cast<int>(threadIdx.x / 32), lane = static_cast<int>(threadIdx.x % 32);
+  float* sS = reinterpret_cast<float*>(smem + L::kS) + 16 * warp * L::kLdS;
+  float* sdP = reinterpret_cast<float*>(smem + L::kdP) + 16 * warp * L::kLdS;
+  __nv_bfloat16* sP = reinterpret_cast<__nv_bfloat16*>(smem + L::kP) + 16 * warp * L::kLdP;
+  __nv_bfloat16* sdS = reinterpret_cast<__nv_bfloat16*>(smem + L::kdS) + 16 * warp * L::kLdP;
+  const int64_t bh = blockIdx.x, b = bh / p.H, h = bh % p.H, k0 = static_cast<int64_t>(blockIdx.y) * 64;
+  const int row = lane / 2, half = lane % 2;
+  const int64_t j = k0 + 16 * warp + row;  // this lane's key
+
+  load_bf16_tile<64, D>(sK, L::kLd, k.at(b, h), k.st, k0, p.Tk);
+  load_bf16_tile<64, D>(sV, L::kLd, v.at(b, h), v.st, k0, p.Tk);
+  AccFrag dk_acc[D / 16], dv_acc[D / 16];
+#pragma unroll
+  for (int c = 0; c < D / 16; ++c) wmma::fill_fragment(dk_acc[c], 0.0f), wmma::fill_fragment(dv_acc[c], 0.0f);
+  for (int64_t q0 = p.causal ? k0 : 0; q0 < p.Tq; q0 += 64) {
+    __syncthreads();  // every warp has finished with the previous Q, G, lse, Δ (and K, V are loaded)
+    load_bf16_tile<64, D>(sQ, L::kLd, q.at(b, h), q.st, q0, p.Tq);
+    load_bf16_tile<64, D>(sG, L::kLd, g.at(b, h), g.st, q0, p.Tq);
+    load_vec<64>(sL, lse.at(b, h), lse.st, q0, p.Tq);
+    load_vec<64>(sDelta, delta + bh * p.Tq, int64_t{1}, q0, p.Tq);
+    __syncthreads();
+    wmma_dot_t<D>(sS, L::kLdS, sK + 16 * warp * L::kLd, sQ, L::kLd);   // Sᵀ
+    wmma_dot_t<D>(sdP, L::kLdS, sV + 16 * warp * L::kLd, sG, L::kLd);  // dPᵀ
+    __syncwarp();
+    for (int c = 0; c < 32; ++c) {
+      const int col = half * 32 + c;  // query q0 + col
+      const int64_t i = q0 + col;
+      const float prob =
+          i < p.Tq && p.visible(i, j) ? am::attention_prob(sS[row * L::kLdS + col] * p.scale, sL[col]) : 0.0f;
+      sP[row * L::kLdP + col] = __float2bfloat16(prob);
+      sdS[row * L::kLdP + col] = __float2bfloat16(am::attention_score_grad(prob, sdP[row * L::kLdS + col], sDelta[col]));
+    }
+    __syncwarp();
+    wmma_accumulate<D>(dv_acc, sP, L::kLdP, sG, L::kLd);   // dV += Pᵀ G
+    wmma_accumulate<D>(dk_acc, sdS, L::kLdP, sQ, L::kLd);  // dK += dSᵀ Q (· scale at the end)
+  }
+  wmma_store_rows<D>(dk, b, h, k0 + 16 * warp, p.Tk, dk_acc, p.scale, sS, L::kLdS);
+  wmma_store_rows<D>(dv, b, h, k0 + 16 * warp, p.Tk, dv_acc, 1.0f, sS, L::kLdS);
+#else
+  __trap();
+#endif
+}
+
+// Block (bh, query tile y of 64); warp w: queries [16w, 16w + 16). S = Q Kᵀ and dP = G Vᵀ per key
+// tile, then dQ += dS K.
+template <int D>
+__global__ void __launch_bounds__(kWmmaThreads)
+    flash_backward_dq_wmma_kernel(Rows<__nv_bfloat16> dq, Rows<const __nv_bfloat16> g, Rows<const __nv_bfloat16> q,
+                                  Rows<const __nv_bfloat16> k, Rows<const __nv_bfloat16> v, Rows<const float> lse,
+                                  const float* delta, Problem<float> p) {
+#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
+  using L = WmmaBwdLayout<D>;
+  extern __shared__ __align__(128) unsigned char smem[];
+  __nv_bfloat16* sQ = reinterpret_cast<__nv_bfloat16*>(smem);
+  __nv_bfloat16* sG = reinterpret_cast<__nv_bfloat16*>(smem + L::kTile);
+  __nv_bfloat16* sK = reinterpret_cast<__nv_bfloat16*>(smem + 2 * L::kTile);
+  __nv_bfloat16* sV = reinterpret_cast<__nv_bfloat16*>(smem + 3 * L::kTile);
+  float* sL = reinterpret_cast<float*>(smem + L::kVec);
+  float* sDelta = sL + 64;
+  const int warp = static_cast<int>(threadIdx.x / 32), lane = static_cast<int>(threadIdx.x % 32);
+  float* sS = reinterpret_cast<float*>(smem + L::kS) + 16 * warp * L::kLdS;
+  float* sdP = reinterpret_cast<float*>(smem + L::kdP) + 16 * warp * L::kLdS;
+  __nv_bfloat16* sdS = reinterpret_cast<__nv_bfloat16*>(smem + L::kdS) + 16 * warp * L::kLdP;
+  const int64_t bh = blockIdx.x, b = bh / p.H, h = bh % p.H, q0 = static_cast<int64_t>(blockIdx.y) * 64;
+  const int row = lane / 2, half = lane % 2;
+  const int64_t i = q0 + 16 * warp + row;  // this lane's query
+
+  load_bf16_tile<64, D>(sQ, L::kLd, q.at(b, h), q.st, q0, p.Tq);
+  load_bf16_tile<64, D>(sG, L::kLd, g.at(b, h), g.st, q0, p.Tq);
+  load_vec<64>(sL, lse.at(b, h), lse.st, q0, p.Tq);
+  load_vec<64>(sDelta, delta + bh * p.Tq, int64_t{1}, q0, p.Tq);
+  AccFrag dq_acc[D / 16];
+#pragma unroll
+  for (int c = 0; c < D / 16; ++c) wmma::fill_fragment(dq_acc[c], 0.0f);
+  const int64_t k_end = p.key_end(q0 + 64);
+  for (int64_t k0 = 0; k0 < k_end; k0 += 64) {
+    __syncthreads();  // every warp has finished with the previous K, V (and Q, G, lse, Δ are loaded)
+    load_bf16_tile<64, D>(sK, L::kLd, k.at(b, h), k.st, k0, p.Tk);
+    load_bf16_tile<64, D>(sV, L::kLd, v.at(b, h), v.st, k0, p.Tk);
+    __syncthreads();
+    wmma_dot_t<D>(sS, L::kLdS, sQ + 16 * warp * L::kLd, sK, L::kLd);   // S
+    wmma_dot_t<D>(sdP, L::kLdS, sG + 16 * warp * L::kLd, sV, L::kLd);  // dP
+    __syncwarp();
+    const float l_i = sL[16 * warp + row], delta_i = sDelta[16 * warp + row];
+    for (int c = 0; c < 32; ++c) {
+      const int col = half * 32 + c;  // key k0 + col
+      const float prob =
+          i < p.Tq && p.visible(i, k0 + col) ? am::attention_prob(sS[row * L::kLdS + col] * p.scale, l_i) : 0.0f;
+      sdS[row * L::kLdP + col] = __float2bfloat16(am::attention_score_grad(prob, sdP[row * L::kLdS + col], delta_i));
+    }
+    __syncwarp();
+    wmma_accumulate<D>(dq_acc, sdS, L::kLdP, sK, L::kLd);  // dQ += dS K (· scale at the end)
+  }
+  wmma_store_rows<D>(dq, b, h, q0 + 16 * warp, p.Tq, dq_acc, p.scale, sS, L::kLdS);
+#else
+  __trap();
+#endif
 }
 
 // ---------------------------------------------------------------- launching
@@ -560,14 +743,22 @@ void backward_d(const Tensor& dq, const Tensor& dk, const Tensor& dv, const Tens
     HIPT_CUDA_CHECK_LAUNCH();
   }
   const A* dl = static_cast<const A*>(delta.raw_data());
-  launch(op, flash_backward_dkdv_kernel<T, D>, d.B * d.H, tiles(d.Tk, Tiles<A>::kBwdK), kFlashThreads,
-         backward_smem<A, D>(true),
-         stream, rows_of<T>(dk), rows_of<T>(dv), rows_of<const T>(g), rows_of<const T>(q), rows_of<const T>(k),
-         rows_of<const T>(v), rows_of<const A>(lse), dl, p);
-  launch(op, flash_backward_dq_kernel<T, D>, d.B * d.H, tiles(d.Tq, Tiles<A>::kBwdQ), kFlashThreads,
-         backward_smem<A, D>(false),
-         stream, rows_of<T>(dq), rows_of<const T>(g), rows_of<const T>(q), rows_of<const T>(k), rows_of<const T>(v),
-         rows_of<const A>(lse), dl, p);
+  if constexpr (std::is_same_v<T, __nv_bfloat16>) {
+    constexpr size_t smem = WmmaBwdLayout<D>::kBytes;
+    launch(op, flash_backward_dkdv_wmma_kernel<D>, d.B * d.H, tiles(d.Tk, 64), kWmmaThreads, smem, stream,
+           rows_of<T>(dk), rows_of<T>(dv), rows_of<const T>(g), rows_of<const T>(q), rows_of<const T>(k),
+           rows_of<const T>(v), rows_of<const A>(lse), dl, p);
+    launch(op, flash_backward_dq_wmma_kernel<D>, d.B * d.H, tiles(d.Tq, 64), kWmmaThreads, smem, stream,
+           rows_of<T>(dq), rows_of<const T>(g), rows_of<const T>(q), rows_of<const T>(k), rows_of<const T>(v),
+           rows_of<const A>(lse), dl, p);
+  } else {
+    launch(op, flash_backward_dkdv_kernel<T, D>, d.B * d.H, tiles(d.Tk, Tiles<A>::kBwdK), kFlashThreads,
+           backward_smem<A, D>(true), stream, rows_of<T>(dk), rows_of<T>(dv), rows_of<const T>(g),
+           rows_of<const T>(q), rows_of<const T>(k), rows_of<const T>(v), rows_of<const A>(lse), dl, p);
+    launch(op, flash_backward_dq_kernel<T, D>, d.B * d.H, tiles(d.Tq, Tiles<A>::kBwdQ), kFlashThreads,
+           backward_smem<A, D>(false), stream, rows_of<T>(dq), rows_of<const T>(g), rows_of<const T>(q),
+           rows_of<const T>(k), rows_of<const T>(v), rows_of<const A>(lse), dl, p);
+  }
 }
 
 // D as a template parameter: the tiles and the per-thread accumulators are sized at compile time.
