@@ -4,7 +4,7 @@
 // CudaFlash (OnDevice): the CPU instance skips (the kernel runs on CUDA only) and the CUDA instance
 // skips where there is no GPU. Shapes: T of 1, 17, 64, 257 (1025 in the *Heavy tests), Tq != Tk
 // both ways, D of 32, 64 and 128, causal and not, q/k/v (and g) as permuted views of a packed qkv
-// tensor. Tolerance: max |got - want| <= tol · max(1, max |want|) per output: f32 1e-5, bf16 2e-2
+// tensor and as rows that are not 16-byte aligned. Tolerance: max |got - want| <= tol · max(1, max |want|) per output: f32 1e-5, bf16 2e-2
 // (outputs rounded to bf16; arithmetic in f32), f64 1e-10. (The floor of 1: with a single visible
 // key the gradients dq, dk are exactly 0 and the kernel's are rounding noise of dP - Δ.) Outputs start as NaN, so an element the kernel
 // leaves unwritten fails. The backward must give the same bits twice.
@@ -234,6 +234,22 @@ TEST_P(CudaFlash, PermutedViews) {
       const Inputs in{head_view(0), head_view(1), head_view(2), ops::permute(g, {0, 2, 1, 3})};
       ASSERT_FALSE(in.q.is_contiguous());
       ASSERT_EQ(in.q.strides()[2], 3 * c.H * c.D);
+      check(c, in, true);
+    }
+}
+
+// Rows that are not 16-byte aligned (q, k, v, g cut from [.., D + 1] rows, row stride D + 1): the
+// kernels' element-wise loads instead of their 16-byte ones.
+TEST_P(CudaFlash, UnalignedRows) {
+  for (DType dtype : {DType::F32, DType::BF16, DType::F64})
+    for (bool causal : {false, true}) {
+      const Case c{1, 2, 70, 90, 32, causal, dtype};
+      const auto cut = [&](int64_t T, uint32_t seed) {
+        const Tensor wide = make(normal(c.B * c.H * T * (c.D + 1), seed), {c.B, c.H, T, c.D + 1}, dtype, device());
+        return ops::slice(wide, 3, 1, c.D + 1);
+      };
+      const Inputs in{cut(c.Tq, 40), cut(c.Tk, 41), cut(c.Tk, 42), cut(c.Tq, 43)};
+      ASSERT_EQ(in.q.strides()[2], c.D + 1);
       check(c, in, true);
     }
 }
