@@ -33,7 +33,6 @@ template <class A> struct Problem {
   __device__ int64_t key_end(int64_t q_end) const { return causal && q_end < Tk ? q_end : Tk; }
 };
 
-
 // Entries [t0, t0 + ROWS) of a per-row vector (lse, Δ) of length n with stride st; past n: 0.
 template <int ROWS, class A> __device__ void load_vec(A* dst, const A* src, int64_t st, int64_t t0, int64_t n) {
   for (int r = threadIdx.x; r < ROWS; r += blockDim.x) dst[r] = t0 + r < n ? src[(t0 + r) * st] : A(0);

@@ -15,8 +15,8 @@ namespace {
 // of the tile, and of S, P and O only those rows, so within a key tile the warps meet only at the
 // K/V load. A fragment's element-to-lane layout is opaque, so S and the output accumulator O live
 // in shared memory (f32): lanes 2r and 2r + 1 own row r, half of its columns each, for the softmax
-// merge and for rescaling O by α. The weights P are rounded to bf16 for the P·V product while l
-// sums them in f32, as the f32 kernels do.
+// merge and for rescaling O by α. The weights P are rounded to bf16 for the P·V product; l sums
+// them in f32.
 namespace wmma = nvcuda::wmma;
 constexpr int kWmmaThreads = 128, kWmmaQ = 64, kWmmaK = 64;
 
