@@ -155,7 +155,7 @@ __global__ void __launch_bounds__(kFlashThreads)
   A* sK = sQ + BQ * (D + 1);
   A* sV = sK + BK * (D + 1);
   A* sP = sV + BK * (D + 1);
-  const int64_t b = blockIdx.x / p.H, h = blockIdx.x % p.H, q0 = static_cast<int64_t>(blockIdx.y) * BQ;
+  const int64_t b = blockIdx.x / p.H, h = blockIdx.x % p.H, q0 = query_tile() * BQ;
 
   load_tile<BQ, D>(sQ, q.at(b, h), q.st, q0, p.Tq);
   A o[RM][CD] = {};  // the unnormalised output rows, Σ_j e^(s_j - m) v_j
@@ -313,7 +313,7 @@ __global__ void __launch_bounds__(kFlashThreads)
   A* sdS = sV + BK * (D + 1);
   A* sL = sdS + BQ * LP;
   A* sDelta = sL + BQ;
-  const int64_t bh = blockIdx.x, b = bh / p.H, h = bh % p.H, q0 = static_cast<int64_t>(blockIdx.y) * BQ;
+  const int64_t bh = blockIdx.x, b = bh / p.H, h = bh % p.H, q0 = query_tile() * BQ;
 
   load_tile<BQ, D>(sQ, q.at(b, h), q.st, q0, p.Tq);
   load_tile<BQ, D>(sG, g.at(b, h), g.st, q0, p.Tq);

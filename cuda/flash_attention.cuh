@@ -33,6 +33,10 @@ template <class A> struct Problem {
   __device__ int64_t key_end(int64_t q_end) const { return causal && q_end < Tk ? q_end : Tk; }
 };
 
+// The query tile of a block whose grid's y walks the query tiles, the last one first: under a causal
+// mask the last tiles see the most keys, and starting them first shortens the tail of the launch.
+__device__ inline int64_t query_tile() { return static_cast<int64_t>(gridDim.y - 1 - blockIdx.y); }
+
 // Entries [t0, t0 + ROWS) of a per-row vector (lse, Δ) of length n with stride st; past n: 0.
 template <int ROWS, class A> __device__ void load_vec(A* dst, const A* src, int64_t st, int64_t t0, int64_t n) {
   for (int r = threadIdx.x; r < ROWS; r += blockDim.x) dst[r] = t0 + r < n ? src[(t0 + r) * st] : A(0);

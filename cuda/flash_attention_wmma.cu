@@ -62,7 +62,7 @@ __global__ void __launch_bounds__(kWmmaThreads)
   float* sS = reinterpret_cast<float*>(smem + L::kS) + 16 * warp * L::kLdS;  // this warp's 16 rows
   __nv_bfloat16* sP = reinterpret_cast<__nv_bfloat16*>(smem + L::kP) + 16 * warp * L::kLdP;
   float* sO = reinterpret_cast<float*>(smem + L::kO) + 16 * warp * L::kLdO;
-  const int64_t b = blockIdx.x / p.H, h = blockIdx.x % p.H, q0 = static_cast<int64_t>(blockIdx.y) * kWmmaQ;
+  const int64_t b = blockIdx.x / p.H, h = blockIdx.x % p.H, q0 = query_tile() * kWmmaQ;
   const int row = lane / 2, half = lane % 2;  // this lane's row of the warp's 16, and half of it
   const int64_t i = q0 + 16 * warp + row;
 
@@ -294,7 +294,7 @@ __global__ void __launch_bounds__(kWmmaThreads)
   float* sS = reinterpret_cast<float*>(smem + L::kS) + 16 * warp * L::kLdS;
   float* sdP = reinterpret_cast<float*>(smem + L::kdP) + 16 * warp * L::kLdS;
   __nv_bfloat16* sdS = reinterpret_cast<__nv_bfloat16*>(smem + L::kdS) + 16 * warp * L::kLdP;
-  const int64_t bh = blockIdx.x, b = bh / p.H, h = bh % p.H, q0 = static_cast<int64_t>(blockIdx.y) * 64;
+  const int64_t bh = blockIdx.x, b = bh / p.H, h = bh % p.H, q0 = query_tile() * 64;
   const int row = lane / 2, half = lane % 2;
   const int64_t i = q0 + 16 * warp + row;  // this lane's query
 
