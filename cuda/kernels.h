@@ -5,6 +5,7 @@
 
 namespace hipt {
 struct Backend;
+class Tensor;
 }
 
 namespace hipt::cuda {
@@ -21,5 +22,14 @@ void register_attention_kernels(Backend& table);    // attention.cu: attention (
 void register_image_kernels(Backend& table);        // resize.cu: bicubic_resize (+ backward)
 void register_optim_kernels(Backend& table);        // optim.cu: adamw_step, sgd_step
 void register_random_kernels(Backend& table);       // random.cu: uniform, normal, trunc_normal, dropout_mask
+
+// flash_attention.cu (bf16 kernels: flash_attention_wmma.cu): tiled attention with the log-sum-exp,
+// registered as attention_lse and attention_lse_backward (the signatures of those entries).
+// D = 32, 64 or 128; f32, f64, bf16.
+void flash_attention_forward(const Tensor& out, const Tensor& lse, const Tensor& q, const Tensor& k, const Tensor& v,
+                             double scale, bool causal);
+void flash_attention_backward(const Tensor& dq, const Tensor& dk, const Tensor& dv, const Tensor& g, const Tensor& q,
+                              const Tensor& k, const Tensor& v, const Tensor& out, const Tensor& lse, double scale,
+                              bool causal);
 
 }  // namespace hipt::cuda
