@@ -20,6 +20,8 @@ void register_backend() {
   register_matmul_kernels(table);
   register_nn_kernels(table);
   register_attention_kernels(table);
+  table.attention_lse = flash_attention_forward;  // flash_attention.cu: the `flash` implementation
+  table.attention_lse_backward = flash_attention_backward;
   register_image_kernels(table);
   register_optim_kernels(table);
   register_random_kernels(table);
