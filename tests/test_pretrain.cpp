@@ -3,7 +3,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <array>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -11,6 +10,7 @@
 #include "hipt/models/checkpoint.h"
 #include "hipt/models/vit.h"
 #include "io/safetensors.h"
+#include "slide_testing.h"
 #include "testing.h"
 #include "vit_fixture_formula.h"
 
@@ -19,29 +19,8 @@ namespace {
 using namespace hipt::testing;
 namespace fs = std::filesystem;
 
-struct CliRun {
-  int code;
-  std::string out, err;
-};
-
-CliRun run_cli(const std::string& args) {
-  std::string err_file = ::testing::TempDir() + "/hipt_pretrain_stderr_XXXXXX";
-  int fd = mkstemp(err_file.data());
-  if (fd >= 0) close(fd);
-  std::string cmd = std::string(HIPT_CLI) + " " + args + " 2>" + err_file;
-  CliRun r{0, "", ""};
-  FILE* p = popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  FILE* e = fopen(err_file.c_str(), "r");
-  while (e && (n = fread(buf.data(), 1, buf.size(), e)) > 0) r.err.append(buf.data(), n);
-  if (e) fclose(e);
-  std::remove(err_file.c_str());
-  return r;
-}
+// stdout and stderr apart, each in its own file (slide_testing.h).
+CliRun run_cli(const std::string& args) { return run_hipt(args); }
 
 struct Dir {
   fs::path path;
