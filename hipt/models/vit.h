@@ -35,6 +35,8 @@ class VitBackbone : public nn::Module {
  public:
   int64_t embed_dim() const { return config_.embed_dim; }
   const VitConfig& config() const { return config_; }
+  // The stream the dropout and drop-path masks are drawn from (saved with training state to resume).
+  const nn::GeneratorPtr& dropout_generator() const { return gen_; }
 
   // pos_embed resized to a rows × cols grid: [1, 1 + rows·cols, E]. The stored table as is when
   // rows·cols equals its token count and rows == cols (the reference's rule).

@@ -55,18 +55,10 @@ Tensor DinoHead::forward(const Tensor& x) const {
   return last_layer->forward(l2_normalize(h));
 }
 
-namespace {
-// The stream VitBackbone keeps for its dropout and drop path (a protected member, reached through
-// a pointer to member named in a derived class).
-struct BackboneStream : VitBackbone {
-  static std::shared_ptr<Generator> of(const VitBackbone& b) { return b.*(&BackboneStream::gen_); }
-};
-}  // namespace
-
 DinoModel::DinoModel(std::shared_ptr<VisionTransformer> backbone_, std::shared_ptr<DinoHead> head_) {
   VisionTransformer* b = backbone_.get();
   backbone_forward_ = [b](const Tensor& x) { return b->forward(x); };
-  dropout_gen_ = BackboneStream::of(*b);
+  dropout_gen_ = b->dropout_generator();
   backbone = register_module("backbone", std::move(backbone_));
   head = register_module("head", std::move(head_));
 }
@@ -74,7 +66,7 @@ DinoModel::DinoModel(std::shared_ptr<VisionTransformer> backbone_, std::shared_p
 DinoModel::DinoModel(std::shared_ptr<VisionTransformer4K> backbone_, std::shared_ptr<DinoHead> head_) {
   VisionTransformer4K* b = backbone_.get();
   backbone_forward_ = [b](const Tensor& x) { return b->forward(x); };
-  dropout_gen_ = BackboneStream::of(*b);
+  dropout_gen_ = b->dropout_generator();
   backbone = register_module("backbone", std::move(backbone_));
   head = register_module("head", std::move(head_));
 }
