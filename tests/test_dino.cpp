@@ -145,8 +145,8 @@ TEST(Dino, CenterAveragesOverEveryRank) {  // a communicator that doubles the su
   EXPECT_GT(std::abs(ops::to_vector<float>(a.center)[0]), 0.0f);
 }
 
-TEST(Dino, FullStepsMatchTorch) {
-  const io::TensorMap& f = fixture();
+// A tiny ViT-4K DINO student and teacher, both at the fixture's initial weights ("init.").
+std::pair<std::shared_ptr<train::DinoModel>, std::shared_ptr<train::DinoModel>> fixture_pair(const io::TensorMap& f) {
   Generator gen(0);
   auto make = [&] {
     return std::make_shared<train::DinoModel>(std::make_shared<VisionTransformer4K>(tiny_backbone()),
@@ -155,6 +155,12 @@ TEST(Dino, FullStepsMatchTorch) {
   auto student = make(), teacher = make();
   load_prefixed(*student, f, "init.");
   load_prefixed(*teacher, f, "init.");
+  return {student, teacher};
+}
+
+TEST(Dino, FullStepsMatchTorch) {
+  const io::TensorMap& f = fixture();
+  auto [student, teacher] = fixture_pair(f);
   train::DinoOptions o;  // STEP in the fixture script
   o.epochs = 4;
   o.lr = 1e-2;
@@ -199,14 +205,7 @@ TEST(Dino, FullStepsMatchTorch) {
 
 TEST(Dino, AStepInTwoPartsIsTheStepOverTheWholeBatch) {  // gradient accumulation
   const io::TensorMap& f = fixture();
-  Generator gen(0);
-  auto make = [&] {
-    return std::make_shared<train::DinoModel>(std::make_shared<VisionTransformer4K>(tiny_backbone()),
-                                              std::make_shared<DinoHead>(tiny_head(), gen));
-  };
-  auto student = make(), teacher = make();
-  load_prefixed(*student, f, "init.");
-  load_prefixed(*teacher, f, "init.");
+  auto [student, teacher] = fixture_pair(f);
   train::DinoOptions o;
   o.epochs = 4;
   o.lr = 1e-2;
